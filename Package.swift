@@ -1,0 +1,36 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "swift-ras",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Serial", targets: ["Serial"]),
+        .library(name: "FakeModem", targets: ["FakeModem"]),
+        .executable(name: "fakemodem", targets: ["fakemodem"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "Serial",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .target(
+            name: "FakeModem",
+            dependencies: ["Serial", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fakemodem",
+            dependencies: ["FakeModem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .testTarget(name: "SerialTests", dependencies: ["Serial"], swiftSettings: strict),
+        .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial"], swiftSettings: strict),
+    ]
+)
