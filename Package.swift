@@ -18,9 +18,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
+        .target(name: "CSerialSupport"),
         .target(
             name: "Serial",
-            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CSerialSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .target(
             name: "FakeModem",
@@ -30,7 +31,8 @@ let package = Package(
             name: "fakemodem",
             dependencies: ["FakeModem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
-        .testTarget(name: "SerialTests", dependencies: ["Serial"], swiftSettings: strict),
-        .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial"], swiftSettings: strict),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,59 @@
+import Glibc
+import Synchronization
+
+/// An owned file descriptor: the one place where a descriptor of the serial layer is
+/// used, waited on and closed.
+///
+/// Every use happens under a lock that ``close(_:)`` also takes, so a descriptor number is
+/// never used after it was closed (and perhaps reused by another open). A wait registers
+/// with the ``IOReactor`` under the same lock, and closing ends every wait and lets the
+/// reactor finish any `poll` that still holds the file before `close(2)`, so when
+/// ``close(_:)`` returns the device really is released.
+final class Descriptor: Sendable {
+    /// The path the descriptor was opened from, for errors.
+    let path: String
+    private let value: Mutex<Int32>
+
+    init(_ fd: Int32, path: String) {
+        self.path = path
+        value = Mutex(fd)
+    }
+
+    deinit { close() }
+
+    var isClosed: Bool { value.withLock { $0 < 0 } }
+
+    /// Runs `body` with the open descriptor; `.closed` if it was closed.
+    @discardableResult
+    func withFD<T>(_ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
+        try value.withLock { fd throws(SerialError) -> T in
+            guard fd >= 0 else { throw SerialError.closed(path: path) }
+            return try body(fd)
+        }
+    }
+
+    /// Waits for `events` (see ``IOReactor/wait(events:deadline:register:)``). A wait on a
+    /// closed descriptor, or one closed while waiting, ends as cancelled.
+    func wait(events: Int16, deadline: ContinuousClock.Instant?) async -> IOReadiness {
+        await IOReactor.shared.wait(events: events, deadline: deadline) { register in
+            value.withLock { fd in
+                guard fd >= 0 else { return false }
+                register(fd)
+                return true
+            }
+        }
+    }
+
+    /// Closes the descriptor once; `beforeClose` runs with it first (e.g. to release an
+    /// exclusive claim). Later calls do nothing.
+    func close(_ beforeClose: (Int32) -> Void = { _ in }) {
+        let fd = value.withLock { fd -> Int32 in
+            defer { fd = -1 }
+            return fd
+        }
+        guard fd >= 0 else { return }
+        IOReactor.shared.release(fd: fd)
+        beforeClose(fd)
+        _ = Glibc.close(fd)
+    }
+}

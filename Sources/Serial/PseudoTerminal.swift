@@ -1,0 +1,160 @@
+import CSerialSupport
+import Glibc
+import Synchronization
+
+/// A pseudo-terminal pair: the master side is held here, the slave side is a path
+/// (`/dev/pts/N`) that a program opens as if it were a serial port.
+///
+/// This is what the fake modem sits on. Besides reading and writing the master, it
+/// observes what a modem would see on its RS-232 side: the slave's termios (a speed of
+/// B0 is "DTR dropped"; `HUPCL` says whether a close drops DTR) and whether the slave is
+/// open at all. Closing the master hangs the slave up — reads return end-of-file,
+/// writes `EIO` — which is how a fake modem is "unplugged".
+public final class PseudoTerminal: Sendable {
+    /// The slave device path, e.g. `/dev/pts/7`.
+    public let slavePath: String
+    private let master: Descriptor
+
+    /// What a master-side wait saw.
+    public enum Activity: Sendable, Equatable {
+        /// The slave wrote bytes that can be read now.
+        case readable
+        /// No program has the slave open (never opened yet, or closed).
+        case slaveClosed
+        /// The deadline passed.
+        case timedOut
+    }
+
+    /// The slave's settings as seen from the master.
+    public struct SlaveSettings: Sendable, Equatable {
+        /// The slave's output speed; `nil` when it is B0 — "DTR dropped".
+        public var speed: BaudRate?
+        /// `HUPCL`: closing the slave drops DTR.
+        public var hangUpOnClose: Bool
+        /// `CLOCAL`.
+        public var ignoresCarrier: Bool
+        /// Whether the speed is B0.
+        public var isHangUpSpeed: Bool { speed == nil }
+    }
+
+    /// Creates a pty pair with `posix_openpt`, `grantpt`, `unlockpt`, `ptsname_r`, and makes
+    /// the slave raw (no echo, no line editing), as a serial port to a modem would be.
+    public init() throws(SerialError) {
+        let fd = csupport_posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(operation: "posix_openpt", path: "/dev/ptmx", errno: currentErrno()) }
+        var name = [CChar](repeating: 0, count: 128)
+        do throws(SerialError) {
+            try check("grantpt", "/dev/ptmx") { csupport_grantpt(fd) }
+            try check("unlockpt", "/dev/ptmx") { csupport_unlockpt(fd) }
+            let result = csupport_ptsname_r(fd, &name, UInt(name.count))
+            if result != 0 { throw .system(operation: "ptsname_r", path: "/dev/ptmx", errno: .init(rawValue: result)) }
+            slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        } catch {
+            _ = Glibc.close(fd)
+            throw error
+        }
+        master = Descriptor(fd, path: slavePath)
+        do throws(SerialError) {
+            var t = termios()
+            try check("tcgetattr", slavePath) { tcgetattr(fd, &t) }
+            cfmakeraw(&t)
+            try check("tcsetattr", slavePath) { tcsetattr(fd, TCSANOW, &t) }
+            // Open and close the slave once: until a slave has been closed the master cannot
+            // tell "never opened" from "open", so this makes "closed" the starting state.
+            let slave = try check("open", slavePath) { Glibc.open(slavePath, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
+            _ = Glibc.close(slave)
+        } catch {
+            master.close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Whether the master has been closed.
+    public var isClosed: Bool { master.isClosed }
+
+    /// Closes the master: the slave hangs up, as a modem that was unplugged. Twice is harmless.
+    public func close() { master.close() }
+
+    private func withMaster<T>(_ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
+        try master.withFD(body)
+    }
+
+    /// Whether some program has the slave open (the master does not see `POLLHUP`).
+    public var isSlaveOpen: Bool {
+        (try? withMaster { fd in
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 0)
+            return p.revents & Int16(POLLHUP) == 0
+        }) ?? false
+    }
+
+    /// The slave's current termios, as seen through the master. It stays readable while
+    /// the slave is closed and keeps the settings of the last program that had it open.
+    public func slaveSettings() throws(SerialError) -> SlaveSettings {
+        try withMaster { fd throws(SerialError) in
+            var t = termios()
+            try check("tcgetattr", slavePath) { tcgetattr(fd, &t) }
+            let speed = cfgetospeed(&t)
+            return SlaveSettings(
+                speed: speed == speed_t(B0) ? nil : BaudRate(speedConstant: speed) ?? .b9600,
+                hangUpOnClose: t.c_cflag & tcflag_t(HUPCL) != 0,
+                ignoresCarrier: t.c_cflag & tcflag_t(CLOCAL) != 0)
+        }
+    }
+
+    /// Reads what the slave has written, without waiting: empty when there is nothing or
+    /// the slave is closed.
+    public func readNow(maxCount: Int = 4096) throws(SerialError) -> [UInt8] {
+        try withMaster { fd throws(SerialError) in
+            var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+            let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if count > 0 { return Array(buffer.prefix(count)) }
+            if count == 0 { return [] }
+            let error = currentErrno()
+            // EIO: no slave is open. EAGAIN: nothing to read.
+            if error == .ioError || error == .resourceTemporarilyUnavailable { return [] }
+            throw .system(operation: "read", path: slavePath, errno: error)
+        }
+    }
+
+    /// Writes toward the slave without waiting; returns how many bytes the pty took
+    /// (fewer than given when its buffer is full because the slave is not reading).
+    @discardableResult
+    public func writeNow(_ bytes: some Collection<UInt8>) throws(SerialError) -> Int {
+        let data = Array(bytes)
+        return try withMaster { fd throws(SerialError) in
+            let count = retryingEINTR { data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+            if count >= 0 { return count }
+            let error = currentErrno()
+            if error == .resourceTemporarilyUnavailable || error == .ioError { return 0 }
+            throw .system(operation: "write", path: slavePath, errno: error)
+        }
+    }
+
+    /// Waits until the slave has written something, the slave is (or becomes) closed, or
+    /// `deadline` passes.
+    ///
+    /// While no program has the slave open the master reports a hang-up continuously, so
+    /// this answers `.slaveClosed` at once; the caller decides how often to look again.
+    public func waitForActivity(deadline: ContinuousClock.Instant?) async throws(SerialError) -> Activity {
+        let readiness = await master.wait(events: Int16(POLLIN), deadline: deadline)
+        if readiness.cancelled {
+            throw isClosed ? .closed(path: slavePath) : .cancelled(operation: "wait", path: slavePath)
+        }
+        if readiness.isReadable { return .readable }
+        if readiness.isHangUp { return .slaveClosed }
+        return .timedOut
+    }
+
+    /// Waits until the pty can take more bytes toward the slave, or `deadline`.
+    /// - Returns: `false` if the deadline passed first.
+    public func waitUntilWritable(deadline: ContinuousClock.Instant?) async throws(SerialError) -> Bool {
+        let readiness = await master.wait(events: Int16(POLLOUT), deadline: deadline)
+        if readiness.cancelled {
+            throw isClosed ? .closed(path: slavePath) : .cancelled(operation: "wait", path: slavePath)
+        }
+        return readiness.revents != 0
+    }
+}

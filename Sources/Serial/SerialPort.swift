@@ -1,0 +1,304 @@
+import Glibc
+import Synchronization
+import SystemPackage
+
+/// An open serial port (a real UART, a USB modem or adapter, or the slave side of a
+/// pseudo-terminal), configured raw.
+///
+/// The port is opened `O_RDWR | O_NOCTTY | O_NONBLOCK`, so opening never waits for
+/// carrier, and claimed with `TIOCEXCL` and `flock` so that no other program can open
+/// it behind our back. Reads and writes take deadlines and suspend the calling task
+/// (see `IOReactor`) rather than blocking a thread. The descriptor is closed exactly
+/// once — by ``close()`` or when the object is released — including on every failing
+/// path of ``init(path:options:exclusive:)``.
+public final class SerialPort: Sendable {
+    /// The path the port was opened by.
+    public let path: String
+    private let descriptor: Descriptor
+    /// The settings of the last `configure`, used to restore the speed after a B0 DTR drop.
+    private let lastOptions: Mutex<SerialOptions>
+
+    /// Opens and configures a port.
+    ///
+    /// - Parameters:
+    ///   - path: the device, e.g. `/dev/ttyUSB0`, `/dev/serial/by-id/…`, or a pty slave.
+    ///   - options: line settings; applied before this returns.
+    ///   - exclusive: claim the port with `TIOCEXCL` and `flock(LOCK_EX)`.
+    /// - Throws: `SerialError.system` with `ENOENT` for a missing path, `.inUse` if another
+    ///   program holds the port exclusively, `.unsupportedSpeed`, or another system error.
+    public init(path: String, options: SerialOptions = SerialOptions(), exclusive: Bool = true) throws(SerialError) {
+        self.path = path
+        let fd = retryingEINTR { Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
+        if fd < 0 {
+            let error = currentErrno()
+            if error == .resourceBusy { throw .inUse(path: path) }
+            throw .system(operation: "open", path: path, errno: error)
+        }
+        descriptor = Descriptor(fd, path: path)
+        lastOptions = Mutex(options)
+        do throws(SerialError) {
+            var probe = termios()
+            try check("tcgetattr", path) { tcgetattr(fd, &probe) }
+            if exclusive {
+                try check("ioctl(TIOCEXCL)", path) { ioctl(fd, UInt(TIOCEXCL)) }
+                if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
+                    let error = currentErrno()
+                    if error == .wouldBlock { throw .inUse(path: path) }
+                    throw .system(operation: "flock", path: path, errno: error)
+                }
+            }
+            try configure(options)
+        } catch {
+            descriptor.close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Whether ``close()`` has been called.
+    public var isClosed: Bool { descriptor.isClosed }
+
+    /// Releases the exclusive claim and closes the descriptor. Output still queued in the
+    /// driver is discarded (call ``drain(deadline:)`` first), so a close never waits on a
+    /// stuck flow-controlled line. With `HUPCL` set the kernel drops DTR. Closing twice
+    /// does nothing.
+    public func close() {
+        descriptor.close { fd in
+            _ = tcflush(fd, TCOFLUSH)
+            _ = ioctl(fd, UInt(TIOCNXCL))
+        }
+    }
+
+    /// Runs `body` with the open descriptor, under the lock that `close` takes.
+    @discardableResult
+    private func withDescriptor<T>(_ operation: String, _ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
+        try descriptor.withFD(body)
+    }
+
+    // MARK: Line settings
+
+    /// Applies line settings, then reads them back: a speed the driver did not take is
+    /// `.unsupportedSpeed`, any other setting it kept unchanged `.unsupported` (a pty, for
+    /// one, is always 8 bits without parity).
+    public func configure(_ options: SerialOptions) throws(SerialError) {
+        try withDescriptor("configure") { fd throws(SerialError) in
+            var previous = termios()
+            try check("tcgetattr", path) { tcgetattr(fd, &previous) }
+            var t = previous
+            options.apply(to: &t)
+            do throws(SerialError) {
+                if retryingEINTR({ tcsetattr(fd, TCSANOW, &t) }) != 0 {
+                    let error = currentErrno()
+                    if error == .invalidArgument { throw .unsupported(operation: "configure \(options)", path: path) }
+                    throw .system(operation: "tcsetattr", path: path, errno: error)
+                }
+                var back = termios()
+                try check("tcgetattr", path) { tcgetattr(fd, &back) }
+                if cfgetospeed(&back) != options.speed.speedConstant {
+                    throw .unsupportedSpeed(options.speed.rawValue, path: path)
+                }
+                // A driver may silently keep what it cannot do (a pty forces 8 bits, no parity).
+                if SerialOptions(termiosFlags: back, speed: options.speed) != options {
+                    throw .unsupported(operation: "configure \(options)", path: path)
+                }
+            } catch {
+                _ = tcsetattr(fd, TCSANOW, &previous)
+                throw error
+            }
+        }
+        lastOptions.withLock { $0 = options }
+    }
+
+    /// The settings the driver holds now.
+    public func currentOptions() throws(SerialError) -> SerialOptions {
+        try withDescriptor("tcgetattr") { fd throws(SerialError) in
+            var t = termios()
+            try check("tcgetattr", path) { tcgetattr(fd, &t) }
+            let speed = BaudRate(speedConstant: cfgetospeed(&t)) ?? lastOptions.withLock { $0.speed }
+            return SerialOptions(termiosFlags: t, speed: speed)
+        }
+    }
+
+    // MARK: Reading and writing
+
+    /// Reads what is available, waiting until at least one byte arrives or `deadline` passes.
+    ///
+    /// - Returns: 1…`maxCount` bytes, or an empty array when the deadline passed first.
+    /// - Throws: `.hangUp` when the device hung up (end of file, `EIO`, or `POLLHUP` with
+    ///   nothing to read), `.closed`, `.cancelled` if the task was cancelled.
+    public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant) async throws(SerialError) -> [UInt8] {
+        while true {
+            if let bytes = try readNow(maxCount: maxCount) { return bytes }
+            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
+            if readiness.cancelled {
+                if isClosed { throw .closed(path: path) }
+                throw .cancelled(operation: "read", path: path)
+            }
+            if readiness.revents == 0 { return [] }
+            if readiness.isHangUp && !readiness.isReadable {
+                // A read now tells end-of-file (hang-up) from a last buffered byte.
+                if let bytes = try readNow(maxCount: maxCount) { return bytes }
+                throw .hangUp(path: path)
+            }
+        }
+    }
+
+    /// Reads what is buffered without waiting: `nil` when nothing is there.
+    public func readNow(maxCount: Int = 4096) throws(SerialError) -> [UInt8]? {
+        try withDescriptor("read") { fd throws(SerialError) -> [UInt8]? in
+            var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+            let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if count > 0 { return Array(buffer.prefix(count)) }
+            if count == 0 { throw .hangUp(path: path) }
+            let error = currentErrno()
+            if error == .resourceTemporarilyUnavailable { return nil }
+            if error == .ioError { throw .hangUp(path: path) }
+            throw .system(operation: "read", path: path, errno: error)
+        }
+    }
+
+    /// Writes every byte, waiting for room in the driver's buffer (flow control) until
+    /// `deadline` (`nil`: no deadline).
+    public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant? = nil) async throws(SerialError) {
+        var pending = Array(bytes)[...]
+        while !pending.isEmpty {
+            let written = try withDescriptor("write") { fd throws(SerialError) -> Int in
+                let count = retryingEINTR { pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+                if count >= 0 { return count }
+                let error = currentErrno()
+                if error == .resourceTemporarilyUnavailable { return 0 }
+                if error == .ioError { throw .hangUp(path: path) }
+                throw .system(operation: "write", path: path, errno: error)
+            }
+            pending = pending.dropFirst(written)
+            if pending.isEmpty { return }
+            if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
+            let readiness = await descriptor.wait(events: Int16(POLLOUT), deadline: deadline)
+            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "write", path: path) }
+            if readiness.isHangUp && !readiness.isWritable { throw .hangUp(path: path) }
+        }
+    }
+
+    /// Waits until the driver has sent everything written so far, or `deadline` passes.
+    public func drain(deadline: ContinuousClock.Instant) async throws(SerialError) {
+        while true {
+            let queued = try withDescriptor("drain") { fd throws(SerialError) -> Int32 in
+                var count: Int32 = 0
+                if ioctl(fd, UInt(TIOCOUTQ), &count) != 0 { return 0 }
+                return count
+            }
+            if queued == 0 { return }
+            if deadline <= .now { throw .timedOut(operation: "drain", path: path) }
+            do { try await Task.sleep(for: .milliseconds(2)) } catch { throw .cancelled(operation: "drain", path: path) }
+        }
+    }
+
+    /// Which buffered data ``flush(_:)`` discards.
+    public enum Queue: Sendable { case input, output, both }
+
+    /// Discards buffered data: stale modem responses (`.input`), unsent bytes (`.output`).
+    public func flush(_ queue: Queue = .input) throws(SerialError) {
+        let selector: Int32 = switch queue {
+        case .input: TCIFLUSH
+        case .output: TCOFLUSH
+        case .both: TCIOFLUSH
+        }
+        try withDescriptor("tcflush") { fd throws(SerialError) in
+            try check("tcflush", path) { tcflush(fd, selector) }
+        }
+    }
+
+    /// Sends a break (the line held at space) for `duration`.
+    public func sendBreak(duration: Duration = .milliseconds(250)) async throws(SerialError) {
+        try withDescriptor("break") { fd throws(SerialError) in
+            try check("ioctl(TIOCSBRK)", path) { ioctl(fd, UInt(TIOCSBRK)) }
+        }
+        try? await Task.sleep(for: duration)
+        try withDescriptor("break") { fd throws(SerialError) in
+            try check("ioctl(TIOCCBRK)", path) { ioctl(fd, UInt(TIOCCBRK)) }
+        }
+    }
+
+    // MARK: Modem lines
+
+    /// Reads the modem-control lines.
+    /// - Throws: `.unsupported` on a device without modem lines (a pseudo-terminal).
+    public func modemLines() throws(SerialError) -> ModemLines {
+        try withDescriptor("TIOCMGET") { fd throws(SerialError) in
+            var bits: Int32 = 0
+            try lineIoctl(fd, "ioctl(TIOCMGET)") { ioctl(fd, UInt(TIOCMGET), &bits) }
+            return ModemLines(rawValue: bits)
+        }
+    }
+
+    /// Raises (`on`) or drops the given output lines (DTR, RTS).
+    /// - Throws: `.unsupported` on a device without modem lines.
+    public func setModemLines(_ lines: ModemLines, on: Bool) throws(SerialError) {
+        var bits = lines.intersection(.outputs).rawValue
+        try withDescriptor("TIOCMBIS") { fd throws(SerialError) in
+            if on {
+                try lineIoctl(fd, "ioctl(TIOCMBIS)") { ioctl(fd, UInt(TIOCMBIS), &bits) }
+            } else {
+                try lineIoctl(fd, "ioctl(TIOCMBIC)") { ioctl(fd, UInt(TIOCMBIC), &bits) }
+            }
+        }
+    }
+
+    private func lineIoctl(_ fd: Int32, _ operation: String, _ call: () -> Int32) throws(SerialError) {
+        if retryingEINTR(call) == 0 { return }
+        let error = currentErrno()
+        if error == .inappropriateIOCTLForDevice || error == .invalidArgument || error == .notSupported {
+            throw .unsupported(operation: operation, path: path)
+        }
+        throw .system(operation: operation, path: path, errno: error)
+    }
+
+    /// Waits until one of the lines in `mask` changes from its current level, or `deadline`.
+    ///
+    /// The lines are sampled every `interval` with `TIOCMGET`. (`TIOCMIWAIT` would block a
+    /// thread with no timeout and no way to cancel it, so it is not used.)
+    /// - Returns: the lines after the change, or `nil` if the deadline passed first.
+    /// - Throws: `.unsupported` on a device without modem lines, `.cancelled`.
+    public func waitForModemLineChange(
+        _ mask: ModemLines, deadline: ContinuousClock.Instant, interval: Duration = .milliseconds(10)
+    ) async throws(SerialError) -> ModemLines? {
+        let start = try modemLines().intersection(mask)
+        while ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: interval) } catch { throw .cancelled(operation: "wait for modem lines", path: path) }
+            let now = try modemLines()
+            if now.intersection(mask) != start { return now }
+        }
+        return nil
+    }
+
+    /// Drops DTR for `duration`, then raises it again: with `&D2` the modem hangs up.
+    ///
+    /// On a device without modem lines (a pseudo-terminal) the speed is set to B0 for
+    /// `duration` and then restored — termios' own way to say "drop DTR", and what a fake
+    /// modem on the master side watches for.
+    @discardableResult
+    public func dropDTR(for duration: Duration) async throws(SerialError) -> DTRDropMethod {
+        do {
+            try setModemLines(.dtr, on: false)
+            do { try await Task.sleep(for: duration) } catch {}
+            try setModemLines(.dtr, on: true)
+            return .modemLine
+        } catch .unsupported {
+            try setSpeedZero()
+            do { try await Task.sleep(for: duration) } catch {}
+            try configure(lastOptions.withLock { $0 })
+            return .speedZero
+        }
+    }
+
+    private func setSpeedZero() throws(SerialError) {
+        try withDescriptor("B0") { fd throws(SerialError) in
+            var t = termios()
+            try check("tcgetattr", path) { tcgetattr(fd, &t) }
+            cfsetispeed(&t, speed_t(B0))
+            cfsetospeed(&t, speed_t(B0))
+            try check("tcsetattr(B0)", path) { tcsetattr(fd, TCSANOW, &t) }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Serial
+import Testing
+import TestSupport
+
+@Suite("UUCP lock files")
+struct UUCPLockTests {
+    let directory: URL
+    init() throws { directory = try TestSupport.temporaryDirectory("locks") }
+
+    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// A PID that belonged to a process that has exited.
+    private func deadPID() throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return process.processIdentifier
+    }
+
+    @Test("lock names follow the UUCP/pppd convention, links resolved")
+    func lockNames() throws {
+        #expect(UUCPLock.lockName(for: "/dev/ttyS0") == "LCK..ttyS0")
+        #expect(UUCPLock.lockName(for: "/dev/usb/ttyUSB0") == "LCK..usb_ttyUSB0")
+        let pty = try PseudoTerminal()
+        let link = path("modem")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: pty.slavePath)
+        let expected = "LCK.." + pty.slavePath.dropFirst(5).replacingOccurrences(of: "/", with: "_")
+        #expect(UUCPLock.lockName(for: link) == expected)
+        #expect(UUCPLock.lockName(for: pty.slavePath) == expected)
+    }
+
+    @Test("acquire writes the PID in ten columns; release removes it")
+    func acquireRelease() throws {
+        let lock = try UUCPLock.acquire(device: "/dev/ttyUSB0", directory: directory.path)
+        #expect(lock.lockFile == path("LCK..ttyUSB0"))
+        let content = try String(contentsOfFile: lock.lockFile, encoding: .ascii)
+        #expect(content == String(format: "%10d\n", getpid()))
+        #expect(content.count == 11)
+        let mode = try FileManager.default.attributesOfItem(atPath: lock.lockFile)[.posixPermissions] as? Int
+        #expect(mode == 0o644)
+        lock.release()
+        #expect(!FileManager.default.fileExists(atPath: lock.lockFile))
+        lock.release()
+    }
+
+    @Test("a live holder is refused with its PID named")
+    func liveLockRefused() throws {
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+        let pid = sleeper.processIdentifier
+        try String(format: "%10d\n", pid).write(toFile: path("LCK..ttyS1"), atomically: true, encoding: .ascii)
+        #expect(throws: SerialError.locked(path: "/dev/ttyS1", lockFile: path("LCK..ttyS1"), pid: pid)) {
+            try UUCPLock.acquire(device: "/dev/ttyS1", directory: directory.path)
+        }
+        #expect(UUCPLock.holder(of: "/dev/ttyS1", directory: directory.path) == pid)
+        #expect(FileManager.default.fileExists(atPath: path("LCK..ttyS1")), "a live lock is never removed")
+    }
+
+    @Test("a lock we hold ourselves counts as held")
+    func ownLockHeld() throws {
+        let lock = try UUCPLock.acquire(device: "/dev/ttyS2", directory: directory.path)
+        defer { lock.release() }
+        #expect(throws: SerialError.locked(path: "/dev/ttyS2", lockFile: lock.lockFile, pid: getpid())) {
+            try UUCPLock.acquire(device: "/dev/ttyS2", directory: directory.path)
+        }
+    }
+
+    @Test("stale locks are reclaimed: dead PID, garbage, empty, zero", arguments: ["dead", "garbage", "empty", "zero"])
+    func staleReclaimed(kind: String) throws {
+        let file = path("LCK..ttyACM0")
+        switch kind {
+        case "dead": try String(format: "%10d\n", try deadPID()).write(toFile: file, atomically: true, encoding: .ascii)
+        case "garbage": try "not a pid\n".write(toFile: file, atomically: true, encoding: .ascii)
+        case "empty": _ = FileManager.default.createFile(atPath: file, contents: Data())
+        default: try "         0\n".write(toFile: file, atomically: true, encoding: .ascii)
+        }
+        #expect(UUCPLock.holder(of: "/dev/ttyACM0", directory: directory.path) == nil)
+        let lock = try UUCPLock.acquire(device: "/dev/ttyACM0", directory: directory.path)
+        #expect(try String(contentsOfFile: file, encoding: .ascii) == String(format: "%10d\n", getpid()))
+        lock.release()
+    }
+
+    @Test("the old 4-byte binary form is read")
+    func binaryForm() throws {
+        var pid = getpid()
+        let data = Data(bytes: &pid, count: 4)
+        try data.write(to: URL(fileURLWithPath: path("LCK..ttyS3")))
+        #expect(UUCPLock.holder(of: "/dev/ttyS3", directory: directory.path) == getpid())
+    }
+
+    @Test("release leaves a lock that another process took over")
+    func releaseOnlyOwn() throws {
+        let lock = try UUCPLock.acquire(device: "/dev/ttyS4", directory: directory.path)
+        let moved = try lock.transfer(to: 1)
+        #expect(UUCPLock.holder(of: "/dev/ttyS4", directory: directory.path) == 1)
+        lock.release()
+        #expect(FileManager.default.fileExists(atPath: lock.lockFile))
+        moved.release()
+        #expect(!FileManager.default.fileExists(atPath: lock.lockFile))
+    }
+
+    @Test("an unwritable lock directory is a typed error")
+    func unwritableDirectory() {
+        #expect(throws: SerialError.self) {
+            try UUCPLock.acquire(device: "/dev/ttyS5", directory: "/nonexistent-lock-dir")
+        }
+    }
+}
