@@ -7,4 +7,12 @@ int csupport_pipe2(int fds[2], int flags);
 int csupport_grantpt(int fd);
 int csupport_unlockpt(int fd);
 int csupport_ptsname_r(int fd, char *buf, unsigned long len);
+/* SO_PEERCRED of a connected Unix socket; 0 or -1 with errno. */
+int csupport_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
+/* Binds/connects an AF_UNIX stream socket to a path; -1 with errno (ENAMETOOLONG if it
+   does not fit sun_path). */
+int csupport_unix_bind(int fd, const char *path);
+int csupport_unix_connect(int fd, const char *path);
+/* accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK. */
+int csupport_accept(int fd);
 #endif

@@ -1,0 +1,249 @@
+import CSerialSupport
+import Glibc
+
+/// Who is at the other end of a Unix socket, as the kernel vouches for it (`SO_PEERCRED`).
+public struct PeerCredentials: Sendable, Equatable, Codable {
+    /// Process ID of the peer when it connected.
+    public var pid: Int32
+    /// User ID of the peer.
+    public var uid: UInt32
+    /// Group ID of the peer.
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// A connected Unix stream socket (either end). Reads and writes take deadlines and suspend
+/// the calling task; a peer that goes away is `SerialError.hangUp`.
+public final class UnixSocketConnection: Sendable {
+    /// The socket path this connection was made through.
+    public let path: String
+    /// The peer's credentials, read once when the connection was made.
+    public let peer: PeerCredentials
+    private let descriptor: Descriptor
+
+    init(fd: Int32, path: String) throws(SerialError) {
+        self.path = path
+        descriptor = Descriptor(fd, path: path)
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+        if csupport_peer_credentials(fd, &pid, &uid, &gid) != 0 {
+            let error = currentErrno()
+            descriptor.close()
+            throw .system(operation: "getsockopt(SO_PEERCRED)", path: path, errno: error)
+        }
+        peer = PeerCredentials(pid: pid, uid: uid, gid: gid)
+    }
+
+    deinit { close() }
+
+    /// Connects to a listening socket, retrying while its backlog is full until `deadline`.
+    /// - Throws: `.system` with `ENOENT` (no socket file) or `ECONNREFUSED` (nobody listens).
+    public static func connect(path: String, deadline: ContinuousClock.Instant = .now + .seconds(5)) async throws(SerialError) -> UnixSocketConnection {
+        while true {
+            let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+            if retryingEINTR({ csupport_unix_connect(fd, path) }) == 0 {
+                return try UnixSocketConnection(fd: fd, path: path)
+            }
+            let error = currentErrno()
+            _ = Glibc.close(fd)
+            guard error == .resourceTemporarilyUnavailable, ContinuousClock.now < deadline else {
+                throw .system(operation: "connect", path: path, errno: error)
+            }
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .cancelled(operation: "connect", path: path) }
+        }
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { descriptor.isClosed }
+
+    /// Closes the connection. Twice is harmless.
+    public func close() { descriptor.close() }
+
+    /// Reads what is available, waiting until something arrives or `deadline` (`nil`: none).
+    /// - Returns: the bytes, or empty when the deadline passed first.
+    /// - Throws: `.hangUp` when the peer closed its end.
+    public func read(maxCount: Int = 65536, deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
+        while true {
+            let bytes = try descriptor.withFD { fd throws(SerialError) -> [UInt8]? in
+                var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+                let count = retryingEINTR { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
+                if count > 0 { return Array(buffer.prefix(count)) }
+                if count == 0 { throw .hangUp(path: path) }
+                let error = currentErrno()
+                if error == .resourceTemporarilyUnavailable { return nil }
+                if error == .connectionReset { throw .hangUp(path: path) }
+                throw .system(operation: "recv", path: path, errno: error)
+            }
+            if let bytes { return bytes }
+            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
+            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "read", path: path) }
+            if readiness.revents == 0 { return [] }
+        }
+    }
+
+    /// Writes every byte, waiting for room until `deadline`.
+    /// - Throws: `.hangUp` if the peer is gone, `.timedOut`.
+    public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant? = nil) async throws(SerialError) {
+        var pending = Array(bytes)[...]
+        while !pending.isEmpty {
+            let written = try descriptor.withFD { fd throws(SerialError) -> Int in
+                let count = retryingEINTR { pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+                if count >= 0 { return count }
+                let error = currentErrno()
+                if error == .resourceTemporarilyUnavailable { return 0 }
+                if error == .brokenPipe || error == .connectionReset { throw .hangUp(path: path) }
+                throw .system(operation: "send", path: path, errno: error)
+            }
+            pending = pending.dropFirst(written)
+            if pending.isEmpty { return }
+            if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
+            let readiness = await descriptor.wait(events: Int16(POLLOUT), deadline: deadline)
+            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "write", path: path) }
+        }
+    }
+}
+
+/// A listening Unix stream socket bound to a path.
+///
+/// Binding replaces a stale socket file left by a process that died (nobody accepts on
+/// it), but never a live one. Two processes racing to bind the same path must serialize
+/// with a ``FileLock`` first; ``close()`` removes the socket file.
+public final class UnixSocketListener: Sendable {
+    /// The socket path.
+    public let path: String
+    private let descriptor: Descriptor
+
+    /// Binds and listens.
+    /// - Parameters:
+    ///   - path: the socket file to create.
+    ///   - permissions: its mode, e.g. `0o600` (one user) or `0o660` (a group).
+    ///   - group: a group name to own the socket file (e.g. `dialout`), or `nil`.
+    /// - Throws: `.inUse` if a live process listens there already; `.system` otherwise.
+    public init(path: String, permissions: UInt32 = 0o600, group: String? = nil) throws(SerialError) {
+        self.path = path
+        let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        descriptor = Descriptor(fd, path: path)
+        do throws(SerialError) {
+            // Nobody else may connect before the mode is set.
+            let oldMask = umask(0o177)
+            var bound = csupport_unix_bind(fd, path)
+            var error = currentErrno()
+            if bound != 0 && error == .addressInUse {
+                if UnixSocketListener.isListening(path: path) {
+                    umask(oldMask)
+                    throw SerialError.inUse(path: path)
+                }
+                _ = unlink(path)
+                bound = csupport_unix_bind(fd, path)
+                error = currentErrno()
+            }
+            umask(oldMask)
+            if bound != 0 { throw SerialError.system(operation: "bind", path: path, errno: error) }
+            if let group {
+                guard let entry = getgrnam(group) else {
+                    throw SerialError.system(operation: "getgrnam(\(group))", path: path, errno: .noSuchFileOrDirectory)
+                }
+                try check("chown", path) { chown(path, uid_t.max, entry.pointee.gr_gid) }
+            }
+            try check("chmod", path) { chmod(path, mode_t(permissions)) }
+            try check("listen", path) { listen(fd, 128) }
+        } catch {
+            descriptor.close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Whether a process accepts connections on `path` right now (a socket file nobody
+    /// listens on is stale).
+    public static func isListening(path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { _ = Glibc.close(fd) }
+        return retryingEINTR({ csupport_unix_connect(fd, path) }) == 0 || errno == EAGAIN
+    }
+
+    /// Waits for the next connection until `deadline` (`nil`: no deadline).
+    /// - Returns: the connection, or `nil` when the deadline passed.
+    /// - Throws: `.closed` once the listener is closed, `.cancelled`.
+    public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SerialError) -> UnixSocketConnection? {
+        while true {
+            let fd = try descriptor.withFD { fd throws(SerialError) -> Int32? in
+                let client = retryingEINTR { csupport_accept(fd) }
+                if client >= 0 { return client }
+                let error = currentErrno()
+                if error == .resourceTemporarilyUnavailable || error == .connectionAbort { return nil }
+                throw .system(operation: "accept", path: path, errno: error)
+            }
+            if let fd {
+                // A peer that vanished before we could read its credentials is skipped.
+                if let connection = try? UnixSocketConnection(fd: fd, path: path) { return connection }
+                continue
+            }
+            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
+            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "accept", path: path) }
+            if readiness.revents == 0 { return nil }
+        }
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { descriptor.isClosed }
+
+    /// Stops listening and removes the socket file. Twice is harmless.
+    public func close() {
+        descriptor.close { _ in _ = unlink(path) }
+    }
+}
+
+/// An exclusive advisory lock on a file (`flock`), held until released or the process dies —
+/// so a crashed holder never leaves it stale. Used to let one daemon own a socket path.
+public final class FileLock: Sendable {
+    /// The lock file.
+    public let path: String
+    private let descriptor: Descriptor
+
+    /// Takes the lock without waiting, creating the file (mode 0600) if needed.
+    /// - Throws: `.inUse` if another open file description holds it.
+    public init(path: String) throws(SerialError) {
+        self.path = path
+        let fd = try check("open", path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        descriptor = Descriptor(fd, path: path)
+        if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
+            let error = currentErrno()
+            descriptor.close()
+            if error == .resourceTemporarilyUnavailable { throw .inUse(path: path) }
+            throw .system(operation: "flock", path: path, errno: error)
+        }
+    }
+
+    deinit { release() }
+
+    /// Releases the lock (the file stays). Twice is harmless.
+    public func release() { descriptor.close() }
+}
+
+/// Calls about this process that the daemon and its clients need.
+public enum ProcessIdentity {
+    /// This process's ID.
+    public static var processID: Int32 { getpid() }
+    /// The real user ID.
+    public static var userID: UInt32 { getuid() }
+    /// The effective user ID (0 when running as root).
+    public static var effectiveUserID: UInt32 { geteuid() }
+
+    /// Starts a new session so that the process no longer belongs to the terminal that
+    /// started it (a terminal's SIGINT or SIGHUP will not reach it).
+    /// - Returns: `false` if the process already leads a process group.
+    @discardableResult
+    public static func detachFromTerminal() -> Bool { setsid() >= 0 }
+
+    /// Whether a process with this ID exists (it may belong to another user).
+    public static func isAlive(_ pid: Int32) -> Bool { pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) }
+}
