@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Serial", targets: ["Serial"]),
+        .library(name: "Hayes", targets: ["Hayes"]),
         .library(name: "FakeModem", targets: ["FakeModem"]),
         .executable(name: "fakemodem", targets: ["fakemodem"]),
     ],
@@ -24,6 +25,10 @@ let package = Package(
             dependencies: ["CSerialSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .target(
+            name: "Hayes",
+            dependencies: ["Serial", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
             name: "FakeModem",
             dependencies: ["Serial", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
@@ -33,6 +38,7 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "HayesTests", dependencies: ["Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
     ]
 )
