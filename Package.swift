@@ -9,8 +9,10 @@ let package = Package(
     products: [
         .library(name: "Serial", targets: ["Serial"]),
         .library(name: "Hayes", targets: ["Hayes"]),
+        .library(name: "RAS", targets: ["RAS"]),
         .library(name: "FakeModem", targets: ["FakeModem"]),
         .executable(name: "fakemodem", targets: ["fakemodem"]),
+        .library(name: "ModemDiscovery", targets: ["ModemDiscovery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -29,6 +31,11 @@ let package = Package(
             dependencies: ["Serial", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
+            name: "RAS",
+            dependencies: ["Hayes", "Serial", .product(name: "Logging", package: "swift-log")],
+            exclude: ["PHONEBOOK.md"],
+            swiftSettings: strict),
+        .target(
             name: "FakeModem",
             dependencies: ["Serial", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
@@ -36,9 +43,16 @@ let package = Package(
             name: "fakemodem",
             dependencies: ["FakeModem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .target(
+            name: "ModemDiscovery",
+            dependencies: ["CUdev", "Serial", "Hayes"],
+            exclude: ["DISCOVERY.md"],
+            swiftSettings: strict),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HayesTests", dependencies: ["Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
     ]
 )

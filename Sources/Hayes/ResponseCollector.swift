@@ -62,6 +62,12 @@ public struct ResponseCollector: Sendable {
     /// Whether the final result has arrived.
     public var isComplete: Bool { response != nil }
 
+    /// Info lines collected so far (before the final result too).
+    public var collectedInfo: [String] { info }
+
+    /// Unrecognised lines collected so far (before the final result too).
+    public var collectedUnrecognised: [String] { unrecognised }
+
     /// Takes one response; returns the complete answer when `response` is the final result,
     /// else nil.
     public mutating func accept(_ response: ModemResponse) -> CommandResponse? {

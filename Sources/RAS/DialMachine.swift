@@ -1,0 +1,342 @@
+/// The dial state machine of one connection, as a pure function:
+/// `step(state, event) -> (state, effects)`.
+///
+/// The connection manager owns the port and the timers. It performs each ``Effect`` in
+/// order and feeds back the ``Event`` that the effect's documentation names. The machine
+/// never crashes: an event that makes no sense in the current phase changes nothing and
+/// yields no effects.
+///
+/// **Notifications** (``Effect/notify(_:_:)``, the RAS notifier, RAS-REFERENCE §1):
+/// - one per state on entry, with no error: a plain dial gives OpenPort, PortOpened,
+///   ConnectDevice, DeviceConnected, AllDevicesConnected, Connected;
+/// - each redial re-enters ConnectDevice and reports it again;
+/// - a failed dial re-reports the state it failed in **with** the error, then reports
+///   Disconnected with the same error (e.g. ConnectDevice+676, Disconnected+676);
+/// - after Connected the RAS notifier has stopped; a lost carrier (629) or failed device (630)
+///   still yields one Disconnected notification with the error, for watchers;
+/// - a hang-up is never notified (RAS notifications stop at `RasHangUp`).
+///
+/// **Handles:** a failed connection keeps its handle (status Disconnected + error) until it is
+/// hung up; only ``Effect/deleteConnection`` ends it (status then answers 6).
+public enum DialMachine {
+    /// Where a connection is in its life.
+    public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Created, not started.
+        case idle
+        /// Waiting for the port to open (OpenPort).
+        case openingPort
+        /// Initialising the modem (ConnectDevice).
+        case initializingModem
+        /// The dial command is running (ConnectDevice).
+        case dialing
+        /// An attempt failed with a busy line, no answer or a timeout; waiting for the redial timer.
+        case waitingToRedial
+        /// Connected.
+        case connected
+        /// Failed or lost (Disconnected + error); the port is being released.
+        case releasingPort
+        /// Failed or lost (Disconnected + error), port released; waiting for the hang-up.
+        case failed
+        /// The user hung up; the teardown is running.
+        case hangingUp
+        /// Torn down: the handle is invalid (status answers 6).
+        case deleted
+
+        /// True while a dial or a connection is alive: a hardware failure matters.
+        public var isLive: Bool {
+            switch self {
+            case .openingPort, .initializingModem, .dialing, .waitingToRedial, .connected: true
+            case .idle, .releasingPort, .failed, .hangingUp, .deleted: false
+            }
+        }
+    }
+
+    /// The result of a dial command, as the connection manager maps Hayes results to it.
+    public enum ModemOutcome: Sendable, Hashable {
+        /// `CONNECT [<rate>[/<protocol>]]`, plus any `CARRIER`/`PROTOCOL`/`COMPRESSION` reports.
+        case connect(rate: Int? = nil, protocol: String? = nil, details: RasConnectDetails? = nil)
+        /// `BUSY` → 676 (redialed while attempts remain).
+        case busy
+        /// `NO ANSWER` → 678 (redialed while attempts remain).
+        case noAnswer
+        /// `NO CARRIER` while dialing → 679.
+        case noCarrier
+        /// `NO DIALTONE` / `NO DIAL TONE` → 680.
+        case noDialtone
+        /// `ERROR` → 651.
+        case error
+        /// `VOICE` → 677.
+        case voice
+        /// `DELAYED` (the modem bars calls to the number for a while) → 651 with a detail:
+        /// RAS has no closer code; 676 would wrongly invite an immediate redial.
+        case delayed
+        /// `BLACKLISTED` (the modem refuses the number) → 651 with a detail, as for ``delayed``.
+        case blacklisted
+        /// A line that is no known result → 652, the line in the detail.
+        case unrecognised(String)
+        /// No result before the dial deadline → 678 with a detail (redialed while attempts remain;
+        /// the modem is still dialing, so the machine asks for ``Effect/abortDial`` first).
+        case timeout
+
+        /// The RAS error for this outcome; `nil` for ``connect(rate:protocol:details:)``.
+        public var rasError: RasError? {
+            switch self {
+            case .connect: nil
+            case .busy: .lineBusy
+            case .noAnswer: .noAnswer
+            case .noCarrier: .noCarrier
+            case .noDialtone: .noDialtone
+            case .error: .fromDevice
+            case .voice: .voiceAnswer
+            case .delayed:
+                RasError.fromDevice.with(detail: "the modem answered DELAYED: it bars calls to this number for a while")
+            case .blacklisted:
+                RasError.fromDevice.with(detail: "the modem answered BLACKLISTED: it refuses to call this number")
+            case .unrecognised(let line): RasError.unrecognizedResponse.with(detail: "modem said '\(line)'")
+            case .timeout: RasError.noAnswer.with(detail: "no result from the modem before the dial deadline")
+            }
+        }
+
+        /// True for the outcomes worth redialing: ``busy``, ``noAnswer`` and ``timeout``.
+        public var allowsRedial: Bool {
+            switch self {
+            case .busy, .noAnswer, .timeout: true
+            default: false
+            }
+        }
+    }
+
+    /// What happened; the connection manager reports these.
+    public enum Event: Sendable, Equatable {
+        /// Begin the dial (valid once, in ``Phase/idle``).
+        case start
+        /// The port is open and locked (answer to ``Effect/openPort``).
+        case portOpened
+        /// The port could not be opened (answer to ``Effect/openPort``): 608 no such device,
+        /// 633 held by another process (detail: who), 602 already open… The manager has
+        /// already undone any partial open.
+        case portFailed(RasError)
+        /// The init sequence was answered `OK` (answer to ``Effect/initializeModem``).
+        case modemReady
+        /// The init sequence failed (answer to ``Effect/initializeModem``): 666 modem silent,
+        /// 651 `ERROR`, 652 junk. Also accepted while dialing.
+        case modemFailed(RasError)
+        /// The dial's result (answer to ``Effect/dial(attempt:)``).
+        case dialResult(ModemOutcome)
+        /// The redial pause is over (answer to ``Effect/scheduleRedial(after:)``).
+        case redialTimerFired
+        /// The user hung up (`RasHangUp`). Valid in every phase; a second one is a no-op.
+        case hangUpRequested
+        /// The modem is on-hook and the port closed and unlocked (answer to ``Effect/hangUpModem``;
+        /// also accepted for ``Effect/releasePort``).
+        case teardownComplete
+        /// The carrier dropped while connected (DCD low, EOF, `NO CARRIER`) → 629.
+        case carrierLost
+        /// The device failed (unplug, EIO) in a live phase → 630.
+        case deviceFailed
+        /// The port is closed and unlocked (answer to ``Effect/releasePort``; also accepted for
+        /// ``Effect/hangUpModem``).
+        case portClosed
+    }
+
+    /// What the connection manager must do, in the order given.
+    public enum Effect: Sendable, Equatable {
+        /// Call the RAS notifier with this state and error (`nil` = no error).
+        case notify(RasConnState, RasError?)
+        /// Open and lock the port; report ``Event/portOpened`` or ``Event/portFailed(_:)``.
+        case openPort
+        /// Send the init strings; report ``Event/modemReady`` or ``Event/modemFailed(_:)``.
+        case initializeModem
+        /// Send the dial command (attempt 1, 2, …) and enforce the dial deadline; report
+        /// ``Event/dialResult(_:)`` (``ModemOutcome/timeout`` when the deadline passes).
+        case dial(attempt: Int)
+        /// Start the redial timer; report ``Event/redialTimerFired`` when it fires.
+        case scheduleRedial(after: Duration)
+        /// Stop the redial timer; report nothing.
+        case cancelRedial
+        /// Stop the dial command in progress (send a CR, await its result, drain the input);
+        /// report nothing: a late dial result is ignored.
+        case abortDial
+        /// Run the full hang-up ladder (cancel any command in flight; DTR drop, `+++`/`ATH`,
+        /// HUPCL close), then close and unlock the port; report ``Event/teardownComplete``.
+        case hangUpModem
+        /// After a failure or loss: make sure the modem is on-hook, close and unlock the port;
+        /// report ``Event/portClosed``.
+        case releasePort
+        /// Forget the connection: its handle is invalid from now on (status answers 6).
+        case deleteConnection
+    }
+
+    /// Everything the machine knows about one connection.
+    public struct State: Sendable, Equatable {
+        /// Where the connection is in its life.
+        public fileprivate(set) var phase: Phase = .idle
+        /// The RAS state the status reports.
+        public fileprivate(set) var connectionState: RasConnState = .openPort
+        /// The error the status reports (`dwError`): why the dial failed or the connection
+        /// ended, 631 after a user hang-up of a healthy connection; `nil` otherwise.
+        public fileprivate(set) var error: RasError?
+        /// The number of the current or last dial attempt (0 before the first).
+        public fileprivate(set) var attempt = 0
+        /// Redials allowed after the first attempt (`RedialAttempts`).
+        public let redialAttempts: Int
+        /// The pause before each redial (`RedialSeconds`).
+        public let redialPause: Duration
+        /// The error of the last failed attempt, also while waiting to redial.
+        public fileprivate(set) var lastAttemptError: RasError?
+        /// The rate from `CONNECT <rate>`.
+        public fileprivate(set) var connectRate: Int?
+        /// The protocol text from `CONNECT <rate>/<protocol>`.
+        public fileprivate(set) var connectProtocol: String?
+        /// Carrier rate, error control and compression, when reported.
+        public fileprivate(set) var connectDetails: RasConnectDetails?
+        /// A hang-up came while the port was opening: release the port once the open answers.
+        fileprivate var hangUpWhileOpening = false
+
+        /// A fresh connection in ``Phase/idle``. A negative `redialAttempts` counts as 0.
+        public init(redialAttempts: Int = 0, redialPause: Duration = RasDialSettings.defaultRedialPause) {
+            self.redialAttempts = max(0, redialAttempts)
+            self.redialPause = redialPause
+        }
+
+        /// A fresh connection with the redial settings of `settings`.
+        public init(settings: RasDialSettings) {
+            self.init(redialAttempts: settings.redialAttempts, redialPause: settings.redialPause)
+        }
+
+        /// The most attempts this dial makes: 1 + ``redialAttempts``.
+        public var maximumAttempts: Int { redialAttempts + 1 }
+    }
+
+    /// Applies `event` to `state`: the next state and the effects to perform, in order.
+    public static func step(_ state: State, _ event: Event) -> (State, [Effect]) {
+        var next = state
+        let effects = next.apply(event)
+        return (next, effects)
+    }
+}
+
+extension DialMachine.State {
+    fileprivate typealias Effect = DialMachine.Effect
+
+    fileprivate mutating func apply(_ event: DialMachine.Event) -> [Effect] {
+        switch (phase, event) {
+        case (.idle, .start):
+            phase = .openingPort
+            connectionState = .openPort
+            return [.notify(.openPort, nil), .openPort]
+        case (.openingPort, .portOpened):
+            phase = .initializingModem
+            connectionState = .connectDevice
+            return [.notify(.portOpened, nil), .notify(.connectDevice, nil), .initializeModem]
+        case (.openingPort, .portFailed(let error)):
+            return fail(error, releasePort: false)
+        case (.initializingModem, .modemReady):
+            attempt += 1
+            phase = .dialing
+            return [.dial(attempt: attempt)]
+        case (.initializingModem, .modemFailed(let error)), (.dialing, .modemFailed(let error)):
+            return fail(error)
+        case (.dialing, .dialResult(let outcome)):
+            return finishDial(outcome)
+        case (.waitingToRedial, .redialTimerFired):
+            phase = .initializingModem
+            connectionState = .connectDevice
+            return [.notify(.connectDevice, nil), .initializeModem]
+        case (.connected, .carrierLost):
+            return fail(.remoteDisconnection)
+        case (let live, .deviceFailed) where live.isLive:
+            return fail(.hardwareFailure, preceded: live == .waitingToRedial ? [.cancelRedial] : [])
+        case (_, .hangUpRequested):
+            return hangUp()
+        case (.releasingPort, .portClosed), (.releasingPort, .teardownComplete):
+            phase = .failed
+            return []
+        case (.hangingUp, .portOpened) where hangUpWhileOpening:
+            hangUpWhileOpening = false
+            return [.releasePort]
+        case (.hangingUp, .portFailed) where hangUpWhileOpening:
+            return delete()
+        case (.hangingUp, .portClosed) where !hangUpWhileOpening,
+             (.hangingUp, .teardownComplete) where !hangUpWhileOpening:
+            return delete()
+        default:
+            return []
+        }
+    }
+
+    private mutating func finishDial(_ outcome: DialMachine.ModemOutcome) -> [Effect] {
+        guard let failure = outcome.rasError else {
+            if case .connect(let rate, let proto, let details) = outcome {
+                connectRate = rate
+                connectProtocol = proto
+                connectDetails = details
+            }
+            phase = .connected
+            connectionState = .connected
+            lastAttemptError = nil
+            return [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .notify(.connected, nil)]
+        }
+        let abort: [Effect] = outcome == .timeout ? [.abortDial] : []
+        lastAttemptError = failure
+        if outcome.allowsRedial && attempt < maximumAttempts {
+            phase = .waitingToRedial
+            return abort + [.scheduleRedial(after: redialPause)]
+        }
+        guard maximumAttempts > 1 else { return fail(failure, preceded: abort) }
+        let counted = "attempt \(attempt) of \(maximumAttempts)"
+        let detail = failure.detail.map { "\($0); \(counted)" } ?? counted
+        return fail(failure.with(detail: detail), preceded: abort)
+    }
+
+    /// Enters Disconnected with `error`: re-reports the current state with the error (unless
+    /// connected, where the notifier has stopped), then Disconnected with the error.
+    private mutating func fail(_ error: RasError, releasePort: Bool = true, preceded prefix: [Effect] = []) -> [Effect] {
+        var effects = prefix
+        if connectionState != .connected { effects.append(.notify(connectionState, error)) }
+        effects.append(.notify(.disconnected, error))
+        self.error = error
+        connectionState = .disconnected
+        if releasePort {
+            phase = .releasingPort
+            effects.append(.releasePort)
+        } else {
+            phase = .failed
+        }
+        return effects
+    }
+
+    /// The user hung up: stop what runs and tear down; a failed connection keeps its error.
+    private mutating func hangUp() -> [Effect] {
+        let effects: [Effect]
+        switch phase {
+        case .idle, .failed:
+            return delete()
+        case .hangingUp, .deleted:
+            return []
+        case .releasingPort:
+            phase = .hangingUp
+            return []
+        case .openingPort:
+            hangUpWhileOpening = true
+            effects = []
+        case .initializingModem, .connected:
+            effects = [.hangUpModem]
+        case .dialing:
+            effects = [.abortDial, .hangUpModem]
+        case .waitingToRedial:
+            effects = [.cancelRedial, .hangUpModem]
+        }
+        if error == nil { error = .userDisconnection }
+        connectionState = .disconnected
+        phase = .hangingUp
+        return effects
+    }
+
+    private mutating func delete() -> [Effect] {
+        phase = .deleted
+        connectionState = .disconnected
+        hangUpWhileOpening = false
+        return [.deleteConnection]
+    }
+}

@@ -1,0 +1,279 @@
+import Foundation
+
+/// A RAS phonebook (`.pbk`): an INI file with one `[Entry Name]` section per entry.
+///
+/// Reading keeps everything: comments (`;` or `#` first), blank lines, unknown keys, repeated
+/// keys, the order of lines, the line ending (LF or CR LF) and a UTF-8 byte-order mark, so that
+/// writing back changes only what was edited. Files must be ASCII or UTF-8 (622 otherwise).
+/// See `PHONEBOOK.md` for the keys and the errors.
+public struct Phonebook: Sendable, Equatable {
+    /// A line ending.
+    public enum LineEnding: String, Sendable, Hashable {
+        /// `\n` (Unix).
+        case lf = "\n"
+        /// `\r\n` (Windows).
+        case crlf = "\r\n"
+    }
+
+    /// Comment and blank lines before the first section.
+    public internal(set) var leadingLines: [PhonebookLine]
+    /// The entries, in file order.
+    public internal(set) var entries: [PhonebookEntry]
+    /// The line ending used when writing (taken from the first line of a loaded file).
+    public var lineEnding: LineEnding
+    /// Whether the file starts with a UTF-8 byte-order mark (kept when writing).
+    public var hasByteOrderMark: Bool
+
+    /// An empty phonebook (LF line endings, no byte-order mark).
+    public init() {
+        leadingLines = []
+        entries = []
+        lineEnding = .lf
+        hasByteOrderMark = false
+    }
+
+    /// Parses phonebook text.
+    /// - Parameter source: names the file in error details (usually its path).
+    /// - Throws: 625 ``RasError/corruptPhonebook`` naming the line and the problem.
+    public init(text: String, source: String? = nil) throws(RasError) {
+        try self.init(data: Data(text.utf8), source: source)
+    }
+
+    /// Parses phonebook bytes.
+    /// - Parameter source: names the file in error details (usually its path).
+    /// - Throws: 622 ``RasError/cannotLoadPhonebook`` for UTF-16/UTF-32 text, NUL bytes or
+    ///   invalid UTF-8; 625 ``RasError/corruptPhonebook`` naming the line and the problem.
+    public init(data: Data, source: String? = nil) throws(RasError) {
+        self = try PhonebookParser(source: source).parse(Array(data))
+    }
+
+    /// Reads and parses the phonebook at `path`.
+    /// - Throws: 621 ``RasError/cannotOpenPhonebook`` when the file is missing or unreadable
+    ///   (the detail names the path), and the errors of ``init(data:source:)``.
+    public static func load(from path: String) throws(RasError) -> Phonebook {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw RasError.cannotOpenPhonebook.with(detail: "\(path): \(Self.reason(error))")
+        }
+        return try Phonebook(data: data, source: path)
+    }
+
+    // MARK: Entries
+
+    /// The entry names, in file order.
+    public var entryNames: [String] { entries.map(\.name) }
+
+    /// Whether an entry named `name` exists (case ignored).
+    public func contains(entryNamed name: String) -> Bool { index(of: name) != nil }
+
+    /// The entry named `name` (case ignored).
+    /// - Throws: 623 ``RasError/cannotFindPhonebookEntry``.
+    public func entry(named name: String) throws(RasError) -> PhonebookEntry {
+        guard let index = index(of: name) else { throw Self.missing(name) }
+        return entries[index]
+    }
+
+    /// Adds `entry` at the end.
+    /// - Throws: 123 ``RasError/invalidName`` for a bad name; 183 ``RasError/alreadyExists``
+    ///   when an entry with that name (case ignored) exists.
+    public mutating func add(_ entry: PhonebookEntry) throws(RasError) {
+        try PhonebookEntry.validateName(entry.name)
+        if let index = index(of: entry.name) {
+            throw RasError.alreadyExists.with(detail: "entry '\(entries[index].name)' already exists")
+        }
+        if let last = entries.indices.last, entries[last].lines.last?.content != .blank {
+            entries[last].lines.append(PhonebookLine(content: .blank, text: ""))
+        } else if entries.isEmpty, let last = leadingLines.last, last.content != .blank {
+            leadingLines.append(PhonebookLine(content: .blank, text: ""))
+        }
+        entries.append(entry)
+    }
+
+    /// Replaces the entry with the same name (case ignored) in place; a change of case in the
+    /// name renames it.
+    /// - Throws: 623 ``RasError/cannotFindPhonebookEntry``.
+    public mutating func update(_ entry: PhonebookEntry) throws(RasError) {
+        guard let index = index(of: entry.name) else { throw Self.missing(entry.name) }
+        var replacement = entry
+        if replacement.name != entries[index].name {
+            replacement.headerText = "[\(replacement.name)]"
+        }
+        entries[index] = replacement
+    }
+
+    /// Removes the entry named `name` (case ignored) with all its lines.
+    /// - Throws: 623 ``RasError/cannotFindPhonebookEntry``.
+    public mutating func remove(entryNamed name: String) throws(RasError) {
+        guard let index = index(of: name) else { throw Self.missing(name) }
+        entries.remove(at: index)
+    }
+
+    private func index(of name: String) -> Int? {
+        entries.firstIndex { PhonebookEntry.namesMatch($0.name, name) }
+    }
+
+    private static func missing(_ name: String) -> RasError {
+        RasError.cannotFindPhonebookEntry.with(detail: "no entry named '\(name)'")
+    }
+
+    // MARK: Writing
+
+    /// The file text: every line followed by ``lineEnding`` (no byte-order mark).
+    public var text: String {
+        var lines = leadingLines.map(\.text)
+        for entry in entries {
+            lines.append(entry.headerText)
+            lines += entry.lines.map(\.text)
+        }
+        return lines.map { $0 + lineEnding.rawValue }.joined()
+    }
+
+    /// The file bytes: ``text`` in UTF-8, after a byte-order mark when ``hasByteOrderMark``.
+    public var data: Data {
+        (hasByteOrderMark ? Data([0xEF, 0xBB, 0xBF]) : Data()) + Data(text.utf8)
+    }
+
+    /// Writes the phonebook to `path` atomically (a temporary file renamed over the old one),
+    /// creating the parent directory when needed. An existing file's permission bits are put
+    /// back on the new file right after the rename.
+    /// - Throws: 621 ``RasError/cannotOpenPhonebook`` naming the path and the reason.
+    public func write(to path: String) throws(RasError) {
+        let url = URL(fileURLWithPath: path)
+        let fileManager = FileManager.default
+        do {
+            let permissions = (try? fileManager.attributesOfItem(atPath: path))?[.posixPermissions]
+            try fileManager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try data.write(to: url, options: .atomic)
+            if let permissions {
+                try fileManager.setAttributes([.posixPermissions: permissions], ofItemAtPath: path)
+            }
+        } catch {
+            throw RasError.cannotOpenPhonebook.with(detail: "cannot write \(path): \(Self.reason(error))")
+        }
+    }
+
+    /// Loads the phonebook at `path`, lets `body` change it, and writes it back atomically.
+    /// - Parameter createIfMissing: start from an empty phonebook when `path` does not exist.
+    /// - Throws: the ``RasError``s of ``load(from:)`` and ``write(to:)``, or whatever `body`
+    ///   throws (then nothing is written).
+    public static func modify(at path: String, createIfMissing: Bool = false,
+                              _ body: (inout Phonebook) throws -> Void) throws {
+        var phonebook: Phonebook
+        if createIfMissing && !FileManager.default.fileExists(atPath: path) {
+            phonebook = Phonebook()
+        } else {
+            phonebook = try load(from: path)
+        }
+        try body(&phonebook)
+        try phonebook.write(to: path)
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError {
+            switch cocoa.code {
+            case .fileReadNoSuchFile, .fileNoSuchFile: return "no such file"
+            case .fileReadNoPermission, .fileWriteNoPermission: return "permission denied"
+            default: break
+            }
+        }
+        return error.localizedDescription
+    }
+}
+
+/// Turns phonebook bytes into a ``Phonebook`` or a RAS error naming the line.
+struct PhonebookParser {
+    let source: String?
+
+    private func corrupt(_ line: Int, _ what: String) -> RasError {
+        RasError.corruptPhonebook.with(detail: (source.map { "\($0), " } ?? "") + "line \(line): \(what)")
+    }
+
+    private func unloadable(_ what: String) -> RasError {
+        RasError.cannotLoadPhonebook.with(detail: (source.map { "\($0): " } ?? "") + what)
+    }
+
+    func parse(_ bytes: [UInt8]) throws(RasError) -> Phonebook {
+        var phonebook = Phonebook()
+        var body = bytes[...]
+        if body.starts(with: [0xFF, 0xFE]) || body.starts(with: [0xFE, 0xFF]) {
+            throw unloadable("the file is UTF-16 or UTF-32 (it starts with a byte-order mark); save it as UTF-8")
+        }
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) {
+            phonebook.hasByteOrderMark = true
+            body = body.dropFirst(3)
+        }
+        var rawLines = body.split(separator: 0x0A, omittingEmptySubsequences: false)
+        if rawLines.last?.isEmpty == true { rawLines.removeLast() }
+        if let first = rawLines.first, first.last == 0x0D { phonebook.lineEnding = .crlf }
+
+        var firstLineOfEntry: [String: Int] = [:]
+        for (offset, rawLine) in rawLines.enumerated() {
+            let number = offset + 1
+            let lineBytes = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
+            if lineBytes.contains(0) {
+                throw unloadable("line \(number) contains NUL bytes (is the file UTF-16?); save it as UTF-8")
+            }
+            guard let text = String(validating: lineBytes, as: UTF8.self) else {
+                throw unloadable("line \(number) is not valid UTF-8; save the file as UTF-8")
+            }
+            let line = try classify(text, number: number)
+            switch line {
+            case .line(let parsed):
+                if phonebook.entries.isEmpty {
+                    if let key = parsed.key {
+                        throw corrupt(number, "key '\(key.rawValue)' comes before the first [entry] section")
+                    }
+                    phonebook.leadingLines.append(parsed)
+                } else {
+                    phonebook.entries[phonebook.entries.count - 1].lines.append(parsed)
+                }
+            case .header(let name):
+                let folded = name.lowercased()
+                if let first = firstLineOfEntry[folded] {
+                    throw corrupt(number, "duplicate entry '\(name)' (first defined on line \(first))")
+                }
+                firstLineOfEntry[folded] = number
+                phonebook.entries.append(PhonebookEntry(name: name, headerText: text, lines: []))
+            }
+        }
+        return phonebook
+    }
+
+    private enum Classified {
+        case header(String)
+        case line(PhonebookLine)
+    }
+
+    private func classify(_ text: String, number: Int) throws(RasError) -> Classified {
+        let trimmed = text.trimmingSpaces
+        guard let first = trimmed.first else { return .line(PhonebookLine(content: .blank, text: text)) }
+        if first == ";" || first == "#" {
+            return .line(PhonebookLine(content: .comment(text), text: text))
+        }
+        if first == "[" {
+            guard let close = trimmed.lastIndex(of: "]") else {
+                throw corrupt(number, "missing ']' in section header '\(trimmed)'")
+            }
+            guard trimmed.index(after: close) == trimmed.endIndex else {
+                throw corrupt(number, "unexpected text after ']' in '\(trimmed)'")
+            }
+            let name = trimmed[trimmed.index(after: trimmed.startIndex)..<close].trimmingSpaces
+            guard !name.isEmpty else { throw corrupt(number, "empty entry name '[]'") }
+            return .header(name)
+        }
+        guard let equals = trimmed.firstIndex(of: "=") else {
+            throw corrupt(number, "expected '[Entry]', 'key=value' or a comment, found '\(Self.shortened(trimmed))'")
+        }
+        let key = PhonebookKey(rawValue: trimmed[..<equals].trimmingSpaces)
+        let value = trimmed[trimmed.index(after: equals)...].trimmingSpaces
+        guard !key.rawValue.isEmpty else { throw corrupt(number, "missing key before '='") }
+        if let problem = key.problem(with: value) { throw corrupt(number, problem) }
+        return .line(PhonebookLine(content: .setting(key: key, value: value), text: text))
+    }
+
+    private static func shortened(_ text: String) -> String {
+        text.count <= 40 ? text : String(text.prefix(40)) + "…"
+    }
+}

@@ -1,0 +1,128 @@
+/// The name of a phonebook setting (the part before `=`).
+///
+/// Keys compare without regard to case (`phonenumber` finds `PhoneNumber`), with one
+/// exception taken from real Windows phonebooks, which hold both `Device=<modem name>` and the
+/// link marker `DEVICE=modem`: the all-capitals spelling `DEVICE` only equals itself.
+public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
+    /// The key as written, e.g. `"PhoneNumber"`.
+    public let rawValue: String
+
+    /// Wraps a key name.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Wraps a key name given as a literal.
+    public init(stringLiteral value: String) { rawValue = value }
+
+    /// The key as written.
+    public var description: String { rawValue }
+
+    /// Case-insensitive, except that `DEVICE` (the link marker) only equals `DEVICE`.
+    public static func == (lhs: PhonebookKey, rhs: PhonebookKey) -> Bool {
+        if lhs.rawValue == rhs.rawValue { return true }
+        if lhs.rawValue == Self.deviceType.rawValue || rhs.rawValue == Self.deviceType.rawValue { return false }
+        return lhs.rawValue.lowercased() == rhs.rawValue.lowercased()
+    }
+
+    /// Hashes the lower-cased name, consistent with `==`.
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue.lowercased()) }
+
+    // MARK: RAS keys
+
+    /// `PhoneNumber`: the number to dial; repeated keys are alternates, the first one is dialed.
+    public static let phoneNumber: PhonebookKey = "PhoneNumber"
+    /// `AreaCode`: used when ``useCountryAndAreaCodes`` (or ``useDialingRules``) is 1.
+    public static let areaCode: PhonebookKey = "AreaCode"
+    /// `CountryCode`: the country calling code (e.g. 39), used with the dialing rules.
+    public static let countryCode: PhonebookKey = "CountryCode"
+    /// `UseCountryAndAreaCodes`: 1 = build the number from country code, area code and number (NT4 spelling).
+    public static let useCountryAndAreaCodes: PhonebookKey = "UseCountryAndAreaCodes"
+    /// `UseDialingRules`: the modern spelling of ``useCountryAndAreaCodes``.
+    public static let useDialingRules: PhonebookKey = "UseDialingRules"
+    /// `MEDIA`: starts a link subsection (`serial` or `rastapi`).
+    public static let media: PhonebookKey = "MEDIA"
+    /// `DEVICE`: starts the device part of a link (`modem`). Matches only when spelled in capitals.
+    public static let deviceType: PhonebookKey = "DEVICE"
+    /// `Device`: the modem's name.
+    public static let device: PhonebookKey = "Device"
+    /// `Port`: the serial port, a tty path such as `/dev/ttyUSB0` or `/dev/serial/by-id/…`.
+    public static let port: PhonebookKey = "Port"
+    /// `ConnectBPS`: the port (DTE) speed in bits per second.
+    public static let connectBPS: PhonebookKey = "ConnectBPS"
+    /// `HwFlowControl`: 1 = RTS/CTS flow control.
+    public static let hwFlowControl: PhonebookKey = "HwFlowControl"
+    /// `RedialAttempts`: how many times to redial after a busy line or no answer.
+    public static let redialAttempts: PhonebookKey = "RedialAttempts"
+    /// `RedialSeconds`: the pause before each redial.
+    public static let redialSeconds: PhonebookKey = "RedialSeconds"
+    /// `IdleDisconnectSeconds`: hang up after this much idle time (0 = default, 4294967295 = never).
+    public static let idleDisconnectSeconds: PhonebookKey = "IdleDisconnectSeconds"
+
+    // MARK: swift-ras keys
+
+    /// `InitString` (swift-ras): a modem initialisation command line; repeated keys are sent in order.
+    public static let initString: PhonebookKey = "InitString"
+    /// `DialPrefix` (swift-ras): the dial command before the number, `ATDT` (default) or `ATDP`.
+    public static let dialPrefix: PhonebookKey = "DialPrefix"
+    /// `InternationalPrefix` (swift-ras): dialed before the country code (default `00`).
+    public static let internationalPrefix: PhonebookKey = "InternationalPrefix"
+    /// `DialTimeoutSeconds` (swift-ras): how long to wait for the dial's result (default 60).
+    public static let dialTimeoutSeconds: PhonebookKey = "DialTimeoutSeconds"
+    /// `InitTimeoutSeconds` (swift-ras): how long to wait for each init command's answer (default 5).
+    public static let initTimeoutSeconds: PhonebookKey = "InitTimeoutSeconds"
+    /// `HangUpGuardMilliseconds` (swift-ras): the silence around `+++` when hanging up (default 1000).
+    public static let hangUpGuardMilliseconds: PhonebookKey = "HangUpGuardMilliseconds"
+
+    /// Keys whose value must be a decimal number from 0 to 4294967295 (a `DWORD`), or empty.
+    public static let numericKeys: Set<PhonebookKey> = [
+        .countryCode, .useCountryAndAreaCodes, .useDialingRules, .connectBPS, .hwFlowControl,
+        .redialAttempts, .redialSeconds, .idleDisconnectSeconds, .dialTimeoutSeconds,
+        .initTimeoutSeconds, .hangUpGuardMilliseconds,
+    ]
+
+    /// True when the value of this key must be a number (see ``numericKeys``).
+    public var isNumeric: Bool { Self.numericKeys.contains(self) }
+
+    /// What is wrong with `value` for this key, or `nil` when it is acceptable.
+    /// An empty value is always acceptable and means "not set".
+    func problem(with value: String) -> String? {
+        if value.contains(where: { $0.isNewline || $0 == "\0" }) {
+            return "'\(rawValue)' must not contain line breaks or NUL characters"
+        }
+        guard !value.isEmpty else { return nil }
+        if isNumeric {
+            guard value.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                return "'\(rawValue)' must be a number, not '\(value)'"
+            }
+            guard let number = UInt64(value), number <= UInt64(UInt32.max) else {
+                return "'\(rawValue)' is too large: \(value) (at most 4294967295)"
+            }
+            return nil
+        }
+        switch self {
+        case .dialPrefix where !value.uppercased().hasPrefix("ATD"):
+            return "'DialPrefix' must start with ATD (ATDT or ATDP), not '\(value)'"
+        case .initString where !value.uppercased().hasPrefix("AT"):
+            return "'InitString' must be an AT command, not '\(value)'"
+        case .internationalPrefix where !value.allSatisfy({ $0.isASCII && $0.isNumber }):
+            return "'InternationalPrefix' must be digits, not '\(value)'"
+        default:
+            return nil
+        }
+    }
+
+    /// What is wrong with this key's name, or `nil` when it can be written to a phonebook.
+    var nameProblem: String? {
+        let trimmed = rawValue.trimmingSpaces
+        if trimmed.isEmpty { return "a key must not be empty" }
+        if trimmed != rawValue { return "key '\(rawValue)' must not start or end with spaces" }
+        if rawValue.contains(where: { $0.isNewline || $0 == "\0" || $0 == "=" }) {
+            return "key '\(rawValue)' must not contain '=', line breaks or NUL characters"
+        }
+        if let first = rawValue.first, first == "[" || first == ";" || first == "#" {
+            return "key '\(rawValue)' must not start with '\(first)'"
+        }
+        return nil
+    }
+}
