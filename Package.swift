@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Serial", targets: ["Serial"]),
         .library(name: "Hayes", targets: ["Hayes"]),
         .library(name: "RAS", targets: ["RAS"]),
+        .library(name: "RASService", targets: ["RASService"]),
         .library(name: "FakeModem", targets: ["FakeModem"]),
         .executable(name: "fakemodem", targets: ["fakemodem"]),
         .library(name: "ModemDiscovery", targets: ["ModemDiscovery"]),
@@ -34,6 +35,10 @@ let package = Package(
             name: "RAS",
             dependencies: ["Hayes", "Serial", .product(name: "Logging", package: "swift-log")],
             exclude: ["PHONEBOOK.md"],
+            swiftSettings: strict),
+        .target(
+            name: "RASService",
+            dependencies: ["RAS", "Serial", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
             name: "FakeModem",

@@ -234,24 +234,28 @@ public actor ModemSession {
 
     /// Wakes and resets the modem, then configures it: a CR to end any partial line,
     /// `ATZ` (if it gets no answer, `ATQ0V1E0` — a modem set to `Q1` looks dead), the
-    /// settle pause, then `initString` or ``defaultInit``.
+    /// settle pause, then each of `initStrings` in order (``defaultInit`` when empty).
     ///
+    /// - Parameter timeout: the deadline for each init line's answer.
     /// - Throws: ``ModemError/noResponse(command:)`` if the modem stays silent,
-    ///   ``ModemError/rejected(_:command:)`` if the init string is refused,
-    ///   ``ModemError/invalidCommand(_:)`` for an init string that is not a command line.
-    public func initialize(initString: String? = nil) async throws(ModemError) {
-        let configured: ATCommand
+    ///   ``ModemError/rejected(_:command:)`` if an init line is refused,
+    ///   ``ModemError/invalidCommand(_:)`` for an init string that is not a command line
+    ///   (checked before anything is sent).
+    public func initialize(initStrings: [String] = [], timeout: Duration? = nil) async throws(ModemError) {
+        var lines: [ATCommand] = []
         do throws(ATCommandError) {
-            configured = try initString.map { text throws(ATCommandError) in try ATCommand(line: text) } ?? ModemSession.defaultInit
+            for text in initStrings { lines.append(try ATCommand(line: text)) }
         } catch {
             throw .invalidCommand(error)
         }
+        if lines.isEmpty { lines = [ModemSession.defaultInit] }
         try await write([13])
         try await sleep(timing.interCommand)
         try flushInput()
         decoder.reset()
         pending.removeAll()
         mode = .command
+        needsResync = false
         var awake = false
         do {
             awake = try await exchange(ATCommand(.reset), timeout: timing.reset).final == .ok
@@ -260,27 +264,22 @@ public actor ModemSession {
         }
         if !awake {
             let probe = (try? ATCommand(parts: [.quiet(false), .verbose(true), .echo(false)])) ?? .attention
-            try await expectOK(probe)
+            try await expectOK(probe, timeout: timeout)
         }
         try await sleep(timing.resetSettle)
         try flushInput()
-        try await expectOK(configured)
+        for line in lines { try await expectOK(line, timeout: timeout) }
     }
 
-    /// Dials `number` (`ATDT…`, or `ATDP…` when `pulse`) and waits up to `timeout` for the
-    /// outcome. Rings and connection details before `CONNECT` are collected; lines that
-    /// are not results do not end the dial. When the deadline passes the dial is aborted.
+    /// Sends the dial command (`ATD` + `dialString`, e.g. `T5551234`) and waits up to
+    /// `timeout` for the outcome. Rings and connection details before `CONNECT` are
+    /// collected; lines that are not results do not end the dial. When the deadline
+    /// passes the dial is aborted.
     ///
     /// - Throws: ``ModemError/cancelled`` if the task is cancelled (the modem is still
     ///   dialing: call ``hangUp()`` next, which aborts it), ``ModemError/port(_:)``.
-    public func dial(_ number: DialString, pulse: Bool = false, timeout: Duration) async throws(ModemError) -> DialOutcome {
-        let withMode: DialString
-        do throws(DialStringError) {
-            withMode = try DialString((pulse ? "P" : "T") + number.normalized)
-        } catch {
-            withMode = number
-        }
-        let command = ATCommand(.dial(withMode))
+    public func dial(_ dialString: DialString, timeout: Duration) async throws(ModemError) -> DialOutcome {
+        let command = ATCommand(.dial(dialString))
         if needsResync { try await resynchronise() }
         try await pace()
         pending.removeAll()

@@ -142,6 +142,9 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
     public static let interactiveMode = RasError(code: 703)
     /// 710 `ERROR_OVERRUN`: serial overruns.
     public static let overrun = RasError(code: 710)
+    /// 711 `ERROR_RASMAN_CANNOT_INITIALIZE`: the connection manager service cannot be reached
+    /// (no `rasmand` on the socket, or it went away).
+    public static let connectionManagerUnavailable = RasError(code: 711)
     /// 749 `ERROR_BAD_PHONE_NUMBER`: the phone number cannot be dialed.
     public static let badPhoneNumber = RasError(code: 749)
     /// 753 `ERROR_HANGUP_FAILED`: the connection cannot be hung up.
@@ -195,6 +198,7 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
         691: ("ERROR_AUTHENTICATION_FAILURE", "The user name or password is not valid."),
         703: ("ERROR_INTERACTIVE_MODE", "The connection needs input from the user."),
         710: ("ERROR_OVERRUN", "Serial overrun errors occurred."),
+        711: ("ERROR_RASMAN_CANNOT_INITIALIZE", "The connection manager service (rasmand) cannot be reached."),
         749: ("ERROR_BAD_PHONE_NUMBER", "The phone number cannot be dialed."),
         753: ("ERROR_HANGUP_FAILED", "The connection cannot be hung up here."),
         756: ("ERROR_DIAL_ALREADY_IN_PROGRESS", "This entry is already being dialed."),

@@ -59,6 +59,18 @@ public final class SerialPort: Sendable {
     /// Whether ``close()`` has been called.
     public var isClosed: Bool { descriptor.isClosed }
 
+    /// `path` with every link resolved (`/dev/serial/by-id/…` → `/dev/ttyUSB0`), so that two
+    /// names of one device compare equal; `path` itself if it cannot be resolved.
+    public static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Whether the device node still exists (links followed). After a hang-up this tells
+    /// an unplugged device (gone) from a carrier drop with `CLOCAL` off (still there).
+    public var deviceIsPresent: Bool { access(path, F_OK) == 0 }
+
     /// Releases the exclusive claim and closes the descriptor. Output still queued in the
     /// driver is discarded (call ``drain(deadline:)`` first), so a close never waits on a
     /// stuck flow-controlled line. With `HUPCL` set the kernel drops DTR. Closing twice

@@ -30,11 +30,7 @@ public struct UUCPLock: Sendable, Equatable {
     /// `/dev/serial/by-id/…` or a fake modem's link are resolved first, so every name of
     /// one device shares one lock.
     public static func lockName(for device: String) -> String {
-        var path = device
-        if let resolved = realpath(device, nil) {
-            path = String(cString: resolved)
-            free(resolved)
-        }
+        var path = SerialPort.canonicalPath(device)
         if path.hasPrefix("/dev/") { path.removeFirst(5) }
         while path.hasPrefix("/") { path.removeFirst() }
         return "LCK.." + path.replacingSlashes()

@@ -27,6 +27,7 @@ struct RasErrorTests {
         (679, "ERROR_NO_CARRIER", .noCarrier), (680, "ERROR_NO_DIALTONE", .noDialtone),
         (681, "ERROR_IN_COMMAND", .inCommand), (691, "ERROR_AUTHENTICATION_FAILURE", .authenticationFailure),
         (703, "ERROR_INTERACTIVE_MODE", .interactiveMode), (710, "ERROR_OVERRUN", .overrun),
+        (711, "ERROR_RASMAN_CANNOT_INITIALIZE", .connectionManagerUnavailable),
         (749, "ERROR_BAD_PHONE_NUMBER", .badPhoneNumber), (753, "ERROR_HANGUP_FAILED", .hangupFailed),
         (756, "ERROR_DIAL_ALREADY_IN_PROGRESS", .dialAlreadyInProgress), (828, "ERROR_IDLE_TIMEOUT", .idleTimeout),
         (829, "ERROR_LINK_FAILURE", .linkFailure),

@@ -1,0 +1,551 @@
+import Foundation
+import Hayes
+import Logging
+import Serial
+
+/// The connection manager: owns ports and modems, runs one ``DialMachine`` per connection,
+/// and serves the RAS contract (``RasService``) in this process.
+///
+/// Each connection's I/O (open, init, dial, watching the carrier, hang-up) runs as a chain
+/// of tasks, one step after the other, so a modem is only ever talked to by one task.
+/// Every result comes back into the actor as a ``DialMachine/Event``; the machine says what
+/// to do next. A handle is never reused while the manager lives.
+public actor ConnectionManager: RasService {
+    /// How the manager finds ports and talks to modems.
+    public struct Configuration: Sendable {
+        /// The UUCP lock directory; `nil` picks `/run/lock` or `/var/lock`.
+        public var lockDirectory: String?
+        /// Time limits of modem sessions.
+        public var timing: ModemTiming
+        /// Where phonebooks are looked for.
+        public var searchPath: PhonebookSearchPath
+        /// The port speed when an entry sets no `ConnectBPS`.
+        public var defaultSpeed: BaudRate
+        /// Maps a modem's name (`Device=`) to its port path; `nil` if no such modem is present.
+        public var resolveDevice: @Sendable (String) async -> String?
+        /// Port paths of modems an entry-less dial without a device may use, in order.
+        public var availableDevices: @Sendable () async -> [String]
+
+        /// A configuration; by default names resolve to nothing and no modem is known, so
+        /// entries must give a `Port`.
+        public init(
+            lockDirectory: String? = nil, timing: ModemTiming = ModemTiming(),
+            searchPath: PhonebookSearchPath = PhonebookSearchPath(), defaultSpeed: BaudRate = .b115200,
+            resolveDevice: @escaping @Sendable (String) async -> String? = { _ in nil },
+            availableDevices: @escaping @Sendable () async -> [String] = { [] }
+        ) {
+            self.lockDirectory = lockDirectory
+            self.timing = timing
+            self.searchPath = searchPath
+            self.defaultSpeed = defaultSpeed
+            self.resolveDevice = resolveDevice
+            self.availableDevices = availableDevices
+        }
+    }
+
+    private struct Connection {
+        let handle: RasConnectionHandle
+        let plan: RasDialPlan
+        let dialString: DialString
+        let owner: UInt32
+        let portPath: String?
+        let deviceName: String
+        var machine: DialMachine.State
+        var port: SerialPort?
+        var lock: UUCPLock?
+        var session: ModemSession?
+        /// The step running now; the next one waits for it.
+        var work: Task<Void, Never>?
+        var redialTimer: Task<Void, Never>?
+        var subscribers: [Int: AsyncStream<RasDialNotification>.Continuation] = [:]
+        var announcedDisconnect = false
+
+        var record: RasConnection {
+            RasConnection(
+                handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
+                phonebookPath: plan.phonebookPath, phoneNumber: plan.settings.phoneNumber,
+                state: machine.connectionState, error: machine.error)
+        }
+
+        var status: RasConnStatus {
+            RasConnStatus(
+                handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
+                phoneNumber: plan.settings.phoneNumber, dialState: machine)
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    private let logger: Logger
+    private var connections: [RasConnectionHandle: Connection] = [:]
+    /// Reserved ports (canonical paths) and the connection holding each.
+    private var portOwners: [String: RasConnectionHandle] = [:]
+    private var lastHandle: UInt64 = 0
+    private var nextSubscriber = 0
+    private var eventSubscribers: [Int: AsyncStream<RasConnectionEvent>.Continuation] = [:]
+    private var shuttingDown = false
+
+    /// A manager. `logger` gets one line per state change (handle, entry, state name and
+    /// number, error number) and per hang-up step.
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "swift-ras")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: RasService
+
+    public func dial(_ parameters: RasDialParameters) async throws(RasError) -> RasDialHandle {
+        try await dial(parameters, owner: ProcessIdentity.userID)
+    }
+
+    /// ``dial(_:)`` on behalf of the user `owner` (the daemon passes its peer's uid): only
+    /// that user and root may hang the connection up.
+    public func dial(_ parameters: RasDialParameters, owner: UInt32) async throws(RasError) -> RasDialHandle {
+        guard !shuttingDown else {
+            throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
+        }
+        let plan = try parameters.resolve(searchPath: configuration.searchPath)
+        let dialString = try Self.dialString(for: plan.settings)
+        if let existing = connections.values.first(where: {
+            PhonebookEntry.namesMatch($0.plan.entryName, plan.entryName) && $0.machine.phase.isLive
+        }) {
+            guard existing.machine.phase == .connected else {
+                throw RasError.dialAlreadyInProgress.with(detail: "'\(plan.entryName)' is being dialed as \(existing.handle)")
+            }
+            // RAS answers a dial of a connected entry with that connection.
+            return RasDialHandle(handle: existing.handle, notifications: subscribe(existing.handle) ?? AsyncStream { $0.finish() })
+        }
+        let path = await devicePath(for: plan.settings)
+        guard !shuttingDown else {
+            throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
+        }
+        if let path, let holder = portOwners[path] {
+            throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by connection \(holder)")
+        }
+        lastHandle += 1
+        let handle = RasConnectionHandle(rawValue: lastHandle)
+        connections[handle] = Connection(
+            handle: handle, plan: plan, dialString: dialString, owner: owner, portPath: path,
+            deviceName: plan.settings.device ?? path ?? "", machine: DialMachine.State(settings: plan.settings))
+        if let path { portOwners[path] = handle }
+        let notifications = subscribe(handle) ?? AsyncStream { $0.finish() }
+        apply(.start, to: handle)
+        return RasDialHandle(handle: handle, notifications: notifications)
+    }
+
+    public func hangUp(_ handle: RasConnectionHandle) async throws(RasError) {
+        try hangUp(handle, caller: ProcessIdentity.userID)
+    }
+
+    /// ``hangUp(_:)`` on behalf of the user `caller`: 5 unless it is root or the owner.
+    public func hangUp(_ handle: RasConnectionHandle, caller: UInt32) throws(RasError) {
+        guard let connection = connections[handle] else { throw RasError.invalidHandle }
+        guard caller == 0 || caller == connection.owner else {
+            throw RasError.accessDenied.with(detail: "connection \(handle) belongs to uid \(connection.owner)")
+        }
+        apply(.hangUpRequested, to: handle)
+    }
+
+    public func hangUp(entryName: String) async throws(RasError) -> [RasConnectionHandle] {
+        try hangUp(entryName: entryName, caller: ProcessIdentity.userID)
+    }
+
+    /// ``hangUp(entryName:)`` on behalf of the user `caller`.
+    public func hangUp(entryName: String, caller: UInt32) throws(RasError) -> [RasConnectionHandle] {
+        let matching = connections.values
+            .filter { PhonebookEntry.namesMatch($0.plan.entryName, entryName) }
+            .map(\.handle).sorted()
+        guard !matching.isEmpty else {
+            throw RasError.cannotFindPhonebookEntry.with(detail: "no connection named '\(entryName)'")
+        }
+        for handle in matching {
+            guard let owner = connections[handle]?.owner, caller == 0 || caller == owner else {
+                throw RasError.accessDenied.with(detail: "connection \(handle) belongs to another user")
+            }
+        }
+        for handle in matching { apply(.hangUpRequested, to: handle) }
+        return matching
+    }
+
+    public func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus {
+        guard let connection = connections[handle] else { throw RasError.invalidHandle }
+        return connection.status
+    }
+
+    public func enumConnections() async throws(RasError) -> [RasConnection] {
+        connections.values.sorted { $0.handle < $1.handle }.map(\.record)
+    }
+
+    public func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName] {
+        try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath)
+    }
+
+    public func notifications(for handle: RasConnectionHandle) async throws(RasError) -> AsyncStream<RasDialNotification> {
+        guard let stream = subscribe(handle) else { throw RasError.invalidHandle }
+        return stream
+    }
+
+    public func connectionEvents() async throws(RasError) -> AsyncStream<RasConnectionEvent> {
+        let (stream, continuation) = AsyncStream<RasConnectionEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        nextSubscriber += 1
+        let id = nextSubscriber
+        eventSubscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.dropEventSubscriber(id) }
+        }
+        return stream
+    }
+
+    /// The owner (uid) of a connection, if it exists.
+    public func owner(of handle: RasConnectionHandle) -> UInt32? { connections[handle]?.owner }
+
+    /// Hangs up every connection in handle order and waits until all are torn down (modems
+    /// on-hook, ports closed, locks released) or `timeout` passes. New dials are refused
+    /// from the start. - Returns: whether every connection was torn down in time.
+    @discardableResult
+    public func shutdown(timeout: Duration = .seconds(30)) async -> Bool {
+        shuttingDown = true
+        for handle in connections.keys.sorted() { apply(.hangUpRequested, to: handle) }
+        let deadline = ContinuousClock.now + timeout
+        while !connections.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return connections.isEmpty
+    }
+
+    // MARK: The machine
+
+    private func apply(_ event: DialMachine.Event, to handle: RasConnectionHandle) {
+        guard var connection = connections[handle] else { return }
+        let (next, effects) = DialMachine.step(connection.machine, event)
+        connection.machine = next
+        connections[handle] = connection
+        for effect in effects { perform(effect, for: handle) }
+    }
+
+    private func perform(_ effect: DialMachine.Effect, for handle: RasConnectionHandle) {
+        guard let connection = connections[handle] else { return }
+        switch effect {
+        case .notify(let state, let error):
+            notify(handle, state, error)
+        case .openPort:
+            let settings = connection.plan.settings
+            let path = connection.portPath
+            let lockDirectory = configuration.lockDirectory
+            let options = portOptions(for: settings)
+            let timing = configuration.timing
+            let logger = connectionLogger(connection)
+            startWork(handle) {
+                let opened = Self.openPort(path: path, settings: settings, options: options, lockDirectory: lockDirectory)
+                switch opened {
+                case .success(let (port, lock)):
+                    let session = ModemSession(port: port, timing: timing, logger: logger)
+                    await self.portOpened(handle, port: port, lock: lock, session: session)
+                case .failure(let error):
+                    await self.apply(.portFailed(error), to: handle)
+                }
+            }
+        case .initializeModem:
+            guard let session = connection.session else { return }
+            let settings = connection.plan.settings
+            startWork(handle) {
+                let event: DialMachine.Event
+                do throws(ModemError) {
+                    try await session.initialize(initStrings: settings.initStrings, timeout: settings.initTimeout)
+                    event = .modemReady
+                } catch .cancelled {
+                    return
+                } catch .port {
+                    event = .deviceFailed
+                } catch {
+                    event = .modemFailed(Self.initError(error))
+                }
+                await self.apply(event, to: handle)
+            }
+        case .dial:
+            guard let session = connection.session else { return }
+            let dialString = connection.dialString
+            let timeout = connection.plan.settings.dialTimeout
+            startWork(handle) {
+                let outcome: DialOutcome
+                do throws(ModemError) {
+                    outcome = try await session.dial(dialString, timeout: timeout)
+                } catch .cancelled {
+                    return
+                } catch {
+                    await self.apply(.deviceFailed, to: handle)
+                    return
+                }
+                await self.apply(.dialResult(Self.modemOutcome(outcome)), to: handle)
+            }
+        case .scheduleRedial(let pause):
+            connections[handle]?.redialTimer = Task {
+                do { try await Task.sleep(for: pause) } catch { return }
+                self.apply(.redialTimerFired, to: handle)
+            }
+        case .cancelRedial:
+            connections[handle]?.redialTimer?.cancel()
+            connections[handle]?.redialTimer = nil
+        case .abortDial:
+            // Stop waiting for the dial's result; the hang-up that follows aborts the dial
+            // on the modem (a byte, then NO CARRIER) before anything else.
+            connection.work?.cancel()
+        case .hangUpModem, .releasePort:
+            connection.work?.cancel()
+            connections[handle]?.redialTimer?.cancel()
+            let session = connection.session
+            let port = connection.port
+            let lock = connection.lock
+            let answer: DialMachine.Event = effect == .hangUpModem ? .teardownComplete : .portClosed
+            startWork(handle) {
+                if let session {
+                    let report = await session.hangUp()
+                    await self.hungUp(handle, report: report)
+                }
+                port?.close()
+                lock?.release()
+                await self.portReleased(handle)
+                await self.apply(answer, to: handle)
+            }
+        case .deleteConnection:
+            delete(handle)
+        }
+    }
+
+    /// Runs `body` after the connection's current step has finished.
+    private func startWork(_ handle: RasConnectionHandle, _ body: @escaping @Sendable () async -> Void) {
+        let previous = connections[handle]?.work
+        connections[handle]?.work = Task {
+            await previous?.value
+            await body()
+        }
+    }
+
+    private func portOpened(_ handle: RasConnectionHandle, port: SerialPort, lock: UUCPLock?, session: ModemSession) {
+        guard connections[handle] != nil else {
+            port.close()
+            lock?.release()
+            return
+        }
+        connections[handle]?.port = port
+        connections[handle]?.lock = lock
+        connections[handle]?.session = session
+        apply(.portOpened, to: handle)
+    }
+
+    private func portReleased(_ handle: RasConnectionHandle) {
+        connections[handle]?.port = nil
+        connections[handle]?.lock = nil
+        connections[handle]?.session = nil
+    }
+
+    private func hungUp(_ handle: RasConnectionHandle, report: HangUpReport) {
+        guard let connection = connections[handle] else { return }
+        let logger = connectionLogger(connection)
+        if report.confirmed {
+            logger.info("modem on-hook", metadata: ["method": "\(report.method.rawValue)"])
+        } else {
+            logger.warning("modem did not confirm on-hook; closing the port with HUPCL", metadata: ["report": "\(report)"])
+        }
+    }
+
+    private func watchCarrier(_ handle: RasConnectionHandle) {
+        guard let session = connections[handle]?.session else { return }
+        startWork(handle) {
+            let end: OnlineEnd
+            do { end = try await session.waitForDisconnect() } catch { return }
+            switch end {
+            case .carrierLost: await self.apply(.carrierLost, to: handle)
+            case .deviceGone: await self.apply(.deviceFailed, to: handle)
+            }
+        }
+    }
+
+    private func delete(_ handle: RasConnectionHandle) {
+        guard let connection = connections.removeValue(forKey: handle) else { return }
+        if let path = connection.portPath, portOwners[path] == handle { portOwners[path] = nil }
+        connection.redialTimer?.cancel()
+        for continuation in connection.subscribers.values { continuation.finish() }
+        connectionLogger(connection).info("connection removed")
+        publish(.removed, connection.record)
+    }
+
+    private func notify(_ handle: RasConnectionHandle, _ state: RasConnState, _ error: RasError?) {
+        guard let connection = connections[handle] else { return }
+        var metadata: Logger.Metadata = [
+            "state": "\(state.name)", "stateCode": "\(state.rawValue)", "error": "\(error?.code ?? 0)",
+        ]
+        if let detail = error?.detail { metadata["detail"] = "\(detail)" }
+        connectionLogger(connection).info("state", metadata: metadata)
+        let notification = RasDialNotification(handle: handle, state: state, error: error)
+        for continuation in connection.subscribers.values { continuation.yield(notification) }
+        if state == .connected && error == nil {
+            publish(.connected, connection.record)
+            watchCarrier(handle)
+        } else if state == .disconnected, !connection.announcedDisconnect {
+            connections[handle]?.announcedDisconnect = true
+            publish(.disconnected, connection.record)
+        }
+    }
+
+    private func publish(_ kind: RasConnectionEvent.Kind, _ record: RasConnection) {
+        for continuation in eventSubscribers.values { continuation.yield(RasConnectionEvent(kind: kind, connection: record)) }
+    }
+
+    private func subscribe(_ handle: RasConnectionHandle) -> AsyncStream<RasDialNotification>? {
+        guard let connection = connections[handle] else { return nil }
+        let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        nextSubscriber += 1
+        let id = nextSubscriber
+        connections[handle]?.subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.dropSubscriber(id, of: handle) }
+        }
+        if connection.machine.phase != .idle {
+            continuation.yield(RasDialNotification(handle: handle, state: connection.machine.connectionState, error: connection.machine.error))
+        }
+        return stream
+    }
+
+    private func dropSubscriber(_ id: Int, of handle: RasConnectionHandle) {
+        connections[handle]?.subscribers[id] = nil
+    }
+
+    private func dropEventSubscriber(_ id: Int) {
+        eventSubscribers[id] = nil
+    }
+
+    private func connectionLogger(_ connection: Connection) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "handle"] = "\(connection.handle)"
+        logger[metadataKey: "entry"] = "\(connection.plan.entryName)"
+        return logger
+    }
+
+    // MARK: Ports
+
+    private func devicePath(for settings: RasDialSettings) async -> String? {
+        if let port = settings.port { return SerialPort.canonicalPath(port) }
+        if let name = settings.device {
+            return await configuration.resolveDevice(name).map(SerialPort.canonicalPath)
+        }
+        let candidates = await configuration.availableDevices().map(SerialPort.canonicalPath)
+        return candidates.first { portOwners[$0] == nil } ?? candidates.first
+    }
+
+    private func portOptions(for settings: RasDialSettings) -> SerialOptions {
+        let speed = settings.connectBPS.flatMap(BaudRate.init(rawValue:)) ?? configuration.defaultSpeed
+        return SerialOptions(speed: speed, flowControl: settings.hwFlowControl ? .hardware : .none)
+    }
+
+    /// Locks and opens the port; the lock is released again if the open fails.
+    private static func openPort(
+        path: String?, settings: RasDialSettings, options: SerialOptions, lockDirectory: String?
+    ) -> Result<(SerialPort, UUCPLock?), RasError> {
+        guard let path else {
+            let what = settings.device.map { "no modem named '\($0)' is present" } ?? "no modem is configured for this dial"
+            return .failure(RasError.deviceDoesNotExist.with(detail: what))
+        }
+        if let bps = settings.connectBPS, BaudRate(rawValue: bps) == nil {
+            return .failure(RasError.portNotAvailable.with(detail: "ConnectBPS=\(bps) is not a speed termios supports"))
+        }
+        let lock: UUCPLock
+        do {
+            lock = try UUCPLock.acquire(device: path, directory: lockDirectory)
+        } catch {
+            return .failure(portError(error, path: path))
+        }
+        do {
+            return .success((try SerialPort(path: path, options: options), lock))
+        } catch {
+            lock.release()
+            return .failure(portError(error, path: path))
+        }
+    }
+
+    /// The RAS error for a port that cannot be opened or locked.
+    static func portError(_ error: SerialError, path: String) -> RasError {
+        switch error {
+        case .locked(_, let lockFile, let pid):
+            return RasError.portNotAvailable.with(detail: "\(path) is held by process \(pid) (lock file \(lockFile))")
+        case .inUse:
+            return RasError.portNotAvailable.with(detail: "\(path) is in use by another program")
+        case .system(_, _, let errno) where errno == .noSuchFileOrDirectory || errno == .operationNotSupportedByDevice
+            || errno == .noSuchAddressOrDevice || errno == .notDirectory:
+            return RasError.deviceDoesNotExist.with(detail: "\(path) does not exist")
+        case .system(_, _, let errno) where errno == .permissionDenied || errno == .notPermitted:
+            return RasError.portNotAvailable.with(detail: "\(error)")
+        case .unsupported, .unsupportedSpeed, .system:
+            return RasError.portNotAvailable.with(detail: "\(error)")
+        case .hangUp, .closed, .timedOut, .cancelled:
+            return RasError.hardwareFailure.with(detail: "\(error)")
+        }
+    }
+
+    // MARK: Mapping modem answers to RAS
+
+    /// The dial string for the settings: the prefix's modifiers (`ATDT` → `T`) and the number.
+    static func dialString(for settings: RasDialSettings) throws(RasError) -> DialString {
+        let prefix = settings.dialPrefix.uppercased()
+        guard prefix.hasPrefix("ATD") else {
+            throw RasError.invalidParameter.with(detail: "DialPrefix '\(settings.dialPrefix)' must start with ATD")
+        }
+        let dialString: DialString
+        do {
+            dialString = try DialString(String(prefix.dropFirst(3)) + settings.phoneNumber)
+        } catch {
+            throw RasError.badPhoneNumber.with(detail: "'\(settings.phoneNumber)': \(error)")
+        }
+        if dialString.returnsToCommandMode {
+            throw RasError.badPhoneNumber.with(detail: "'\(settings.phoneNumber)' ends with ';' (a voice dial, not a data call)")
+        }
+        return dialString
+    }
+
+    static func initError(_ error: ModemError) -> RasError {
+        switch error {
+        case .noResponse(let command):
+            return RasError.deviceNotReady.with(detail: "the modem does not answer \(command)")
+        case .rejected(let result, let command):
+            return RasError.fromDevice.with(detail: "the modem answered \(result) to \(command)")
+        case .invalidCommand(let problem):
+            return RasError.fromDevice.with(detail: "the init string is not a valid command line: \(problem)")
+        case .port(let serial):
+            return RasError.hardwareFailure.with(detail: "\(serial)")
+        case .cancelled:
+            return RasError.userDisconnection
+        }
+    }
+
+    static func modemOutcome(_ outcome: DialOutcome) -> DialMachine.ModemOutcome {
+        switch outcome {
+        case .connected(let info, let details):
+            var connectDetails = RasConnectDetails()
+            for detail in details {
+                switch detail {
+                case .carrier(let rate, _): connectDetails.carrierRate = rate
+                case .errorControl(let text): connectDetails.errorControl = text
+                case .compression(let text): connectDetails.compression = text
+                case .modulation(let text): connectDetails.modulation = text
+                case .callType: break
+                }
+            }
+            return .connect(rate: info.rate, protocol: info.protocol,
+                            details: connectDetails == RasConnectDetails() ? nil : connectDetails)
+        case .failed(let final):
+            switch final {
+            case .busy: return .busy
+            case .noAnswer: return .noAnswer
+            case .noCarrier: return .noCarrier
+            case .noDialTone, .noLine, .lineInUse: return .noDialtone
+            case .voice: return .voice
+            case .delayed: return .delayed
+            case .blacklisted, .blacklistFull: return .blacklisted
+            case .error, .unobtainableNumber, .faxError: return .error
+            case .ok, .connect: return .unrecognised("\(final)")
+            }
+        case .noResult(let junk):
+            return junk.last.map { .unrecognised($0) } ?? .timeout
+        }
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import RAS
+import Serial
+
+/// The RAS contract served by a `rasmand` daemon: the same ``RasService`` API as the
+/// in-process ``ConnectionManager``, over the daemon's Unix socket. Connections dialed
+/// through it belong to the daemon and outlive this program.
+///
+/// ```swift
+/// let ras: any RasService = try await RASClient.connect()     // daemon
+/// // let ras: any RasService = ConnectionManager()             // in-process
+/// ```
+///
+/// A lost daemon fails every call in flight and later calls with 711
+/// (``RasError/connectionManagerUnavailable``) and ends every stream.
+public actor RASClient: RasService {
+    /// The socket path.
+    public nonisolated let socketPath: String
+    private let connection: UnixSocketConnection
+    private var nextID = 0
+    private var pending: [Int: CheckedContinuation<Frame, Never>] = [:]
+    private var dialStreams: [Int: AsyncStream<RasDialNotification>.Continuation] = [:]
+    private var eventStreams: [Int: AsyncStream<RasConnectionEvent>.Continuation] = [:]
+    private var reader: Task<Void, Never>?
+    private var lost = false
+
+    private init(socketPath: String, connection: UnixSocketConnection) {
+        self.socketPath = socketPath
+        self.connection = connection
+    }
+
+    deinit {
+        reader?.cancel()
+        connection.close()
+    }
+
+    /// Connects to the daemon at `socketPath` (default: ``SocketLocation/defaultPath()``).
+    /// - Throws: 711 when nobody listens there.
+    public static func connect(socketPath: String? = nil, timeout: Duration = .seconds(5)) async throws(RasError) -> RASClient {
+        let path = socketPath ?? SocketLocation.defaultPath()
+        let connection: UnixSocketConnection
+        do {
+            connection = try await UnixSocketConnection.connect(path: path, deadline: .now + timeout)
+        } catch {
+            throw RasError.connectionManagerUnavailable.with(detail: "no rasmand at \(path): \(error)")
+        }
+        let client = RASClient(socketPath: path, connection: connection)
+        await client.startReading()
+        return client
+    }
+
+    /// The daemon's identity (protocol version, pid, uid).
+    public func hello() async throws(RasError) -> ServerInfo {
+        let response = try await request(Frame(op: Frame.Operation.hello.rawValue))
+        guard let server = response.server else { throw malformed("hello") }
+        return server
+    }
+
+    /// Closes the connection to the daemon (connections it serves stay up). Streams end.
+    public func close() {
+        connectionLost()
+        reader?.cancel()
+        connection.close()
+    }
+
+    // MARK: RasService
+
+    public func dial(_ parameters: RasDialParameters) async throws(RasError) -> RasDialHandle {
+        let id = allocateID()
+        let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        dialStreams[id] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        do throws(RasError) {
+            let response = try await request(Frame(op: Frame.Operation.dial.rawValue, dial: parameters), id: id)
+            guard let handle = response.handle else { throw malformed("dial") }
+            return RasDialHandle(handle: handle, notifications: stream)
+        } catch {
+            dialStreams.removeValue(forKey: id)?.finish()
+            throw error
+        }
+    }
+
+    public func hangUp(_ handle: RasConnectionHandle) async throws(RasError) {
+        _ = try await request(Frame(op: Frame.Operation.hangUp.rawValue, handle: handle))
+    }
+
+    public func hangUp(entryName: String) async throws(RasError) -> [RasConnectionHandle] {
+        try await request(Frame(op: Frame.Operation.hangUp.rawValue, entryName: entryName)).handles ?? []
+    }
+
+    public func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus {
+        let response = try await request(Frame(op: Frame.Operation.status.rawValue, handle: handle))
+        guard let status = response.status else { throw malformed("status") }
+        return status
+    }
+
+    public func enumConnections() async throws(RasError) -> [RasConnection] {
+        try await request(Frame(op: Frame.Operation.enumConnections.rawValue)).connections ?? []
+    }
+
+    public func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName] {
+        try await request(Frame(op: Frame.Operation.enumEntries.rawValue, phonebookPath: phonebookPath)).entries ?? []
+    }
+
+    public func notifications(for handle: RasConnectionHandle) async throws(RasError) -> AsyncStream<RasDialNotification> {
+        let id = allocateID()
+        let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        dialStreams[id] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        do throws(RasError) {
+            _ = try await request(Frame(op: Frame.Operation.subscribe.rawValue, handle: handle), id: id)
+            return stream
+        } catch {
+            dialStreams.removeValue(forKey: id)?.finish()
+            throw error
+        }
+    }
+
+    public func connectionEvents() async throws(RasError) -> AsyncStream<RasConnectionEvent> {
+        let id = allocateID()
+        let (stream, continuation) = AsyncStream<RasConnectionEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        eventStreams[id] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        do throws(RasError) {
+            _ = try await request(Frame(op: Frame.Operation.watch.rawValue), id: id)
+            return stream
+        } catch {
+            eventStreams.removeValue(forKey: id)?.finish()
+            throw error
+        }
+    }
+
+    // MARK: Plumbing
+
+    private func allocateID() -> Int {
+        nextID += 1
+        return nextID
+    }
+
+    private func request(_ frame: Frame, id: Int? = nil) async throws(RasError) -> Frame {
+        guard !lost else { throw unavailable() }
+        var frame = frame
+        let id = id ?? allocateID()
+        frame.id = id
+        let line = frame.encodedLine()
+        let response = await withCheckedContinuation { (continuation: CheckedContinuation<Frame, Never>) in
+            pending[id] = continuation
+            Task { await self.write(line, failing: id) }
+        }
+        if response.ok == true { return response }
+        throw response.error ?? malformed(frame.op ?? "request")
+    }
+
+    private func write(_ line: [UInt8], failing id: Int) async {
+        do {
+            try await connection.write(line, deadline: .now + .seconds(5))
+        } catch {
+            pending.removeValue(forKey: id)?.resume(returning: .failure(to: id, unavailable()))
+        }
+    }
+
+    private func unsubscribe(_ id: Int) async {
+        let known = dialStreams.removeValue(forKey: id) != nil || eventStreams.removeValue(forKey: id) != nil
+        guard known, !lost else { return }
+        var frame = Frame(op: Frame.Operation.unsubscribe.rawValue, subscription: id)
+        frame.id = allocateID()
+        try? await connection.write(frame.encodedLine(), deadline: .now + .seconds(5))
+    }
+
+    private func startReading() {
+        reader = Task.detached { [weak self, connection] in
+            var splitter = LineSplitter()
+            while !Task.isCancelled {
+                let bytes: [UInt8]
+                do { bytes = try await connection.read(deadline: nil) } catch { break }
+                for item in splitter.feed(bytes) {
+                    guard case .line(let line) = item, let frame = try? Frame.decode(line) else { continue }
+                    await self?.route(frame)
+                }
+            }
+            await self?.connectionLost()
+        }
+    }
+
+    private func route(_ frame: Frame) {
+        if let event = frame.event, let subscription = frame.subscription {
+            switch Frame.Event(rawValue: event) {
+            case .state:
+                if let notification = frame.notification { dialStreams[subscription]?.yield(notification) }
+            case .connection:
+                if let kind = frame.kind, let connection = frame.connection {
+                    eventStreams[subscription]?.yield(RasConnectionEvent(kind: kind, connection: connection))
+                }
+            case .end:
+                dialStreams.removeValue(forKey: subscription)?.finish()
+                eventStreams.removeValue(forKey: subscription)?.finish()
+            case nil:
+                break
+            }
+        } else if let id = frame.id, let continuation = pending.removeValue(forKey: id) {
+            continuation.resume(returning: frame)
+        }
+    }
+
+    private func connectionLost() {
+        guard !lost else { return }
+        lost = true
+        for (id, continuation) in pending { continuation.resume(returning: .failure(to: id, unavailable())) }
+        pending.removeAll()
+        for continuation in dialStreams.values { continuation.finish() }
+        for continuation in eventStreams.values { continuation.finish() }
+        dialStreams.removeAll()
+        eventStreams.removeAll()
+    }
+
+    private func unavailable() -> RasError {
+        RasError.connectionManagerUnavailable.with(detail: "the connection to rasmand at \(socketPath) was lost")
+    }
+
+    private func malformed(_ operation: String) -> RasError {
+        RasError.connectionManagerUnavailable.with(detail: "rasmand sent a malformed answer to \(operation)")
+    }
+}
+
+/// Where the daemon's socket is.
+public enum SocketLocation {
+    /// The environment variable that names the socket: `RAS_SOCKET`.
+    public static let environmentVariable = "RAS_SOCKET"
+    /// The system daemon's socket.
+    public static let systemPath = "/run/swift-ras/rasmand.sock"
+
+    /// `$RAS_SOCKET`, else `$XDG_RUNTIME_DIR/swift-ras/rasmand.sock` (a per-user daemon),
+    /// else ``systemPath``.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit = environment[environmentVariable], !explicit.isEmpty { return explicit }
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/swift-ras/rasmand.sock" }
+        return systemPath
+    }
+}

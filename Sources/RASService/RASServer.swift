@@ -1,0 +1,214 @@
+import Logging
+import RAS
+import Serial
+
+/// Serves a ``ConnectionManager`` on a Unix socket (the heart of `rasmand`).
+///
+/// Each client gets its own task; a client's requests are answered in order, and its
+/// subscriptions forward events through the same writer, so frames never interleave.
+/// Peer credentials decide ownership: a connection belongs to the uid that dialed it; any
+/// uid may list it, but only that uid or root may hang it up (others get 5). A malformed,
+/// oversized or unknown frame gets an error frame, and the server keeps serving this client
+/// and everyone else.
+public final class RASServer: Sendable {
+    /// The manager served.
+    public let manager: ConnectionManager
+    private let listener: UnixSocketListener
+    private let logger: Logger
+
+    /// A server for `manager` on `listener`.
+    public init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger = Logger(label: "rasmand")) {
+        self.manager = manager
+        self.listener = listener
+        self.logger = logger
+    }
+
+    /// Accepts and serves clients until the listener is closed (``stop()``) or the task is
+    /// cancelled; then ends every client session.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            while true {
+                let connection: UnixSocketConnection?
+                do throws(SerialError) {
+                    connection = try await listener.accept()
+                } catch {
+                    if case .closed = error { break }
+                    if case .cancelled = error { break }
+                    logger.warning("accept failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(50))
+                    continue
+                }
+                guard let connection else { continue }
+                group.addTask { [manager, logger] in
+                    let session = ClientSession(connection: connection, manager: manager, logger: logger)
+                    await session.serve()
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Stops accepting: closes the listener (removing the socket file). Sessions in
+    /// progress end when ``run()``'s task group is cancelled or their clients leave.
+    public func stop() { listener.close() }
+}
+
+/// One client of the server.
+private actor ClientSession {
+    private let connection: UnixSocketConnection
+    private let manager: ConnectionManager
+    private var logger: Logger
+    private var subscriptions: [Int: Task<Void, Never>] = [:]
+    private var splitter = LineSplitter()
+
+    init(connection: UnixSocketConnection, manager: ConnectionManager, logger: Logger) {
+        self.connection = connection
+        self.manager = manager
+        self.logger = logger
+        self.logger[metadataKey: "client"] = "pid \(connection.peer.pid) uid \(connection.peer.uid)"
+    }
+
+    private var uid: UInt32 { connection.peer.uid }
+
+    func serve() async {
+        logger.debug("client connected")
+        defer {
+            for task in subscriptions.values { task.cancel() }
+            connection.close()
+        }
+        while !Task.isCancelled {
+            let bytes: [UInt8]
+            do {
+                bytes = try await connection.read(deadline: nil)
+            } catch {
+                if splitter.pendingCount > 0 {
+                    logger.info("client left in the middle of a frame", metadata: ["bytes": "\(splitter.pendingCount)"])
+                }
+                logger.debug("client disconnected")
+                return
+            }
+            for item in splitter.feed(bytes) {
+                switch item {
+                case .oversized:
+                    await send(.failure(to: nil, RasError.invalidParameter.with(
+                        detail: "frame longer than \(WireProtocol.maximumFrameBytes) bytes; skipped")))
+                case .line(let line):
+                    await handle(line)
+                }
+            }
+        }
+    }
+
+    private func handle(_ line: ArraySlice<UInt8>) async {
+        let request: Frame
+        do {
+            request = try Frame.decode(line)
+        } catch {
+            await send(.failure(to: nil, RasError.invalidParameter.with(detail: "malformed frame: not a JSON object of the protocol")))
+            return
+        }
+        guard request.v == WireProtocol.version else {
+            await send(.failure(to: request.id, RasError.invalidParameter.with(
+                detail: "protocol version \(request.v) is not supported (this server speaks \(WireProtocol.version))")))
+            return
+        }
+        guard let id = request.id else {
+            await send(.failure(to: nil, RasError.invalidParameter.with(detail: "request without an id")))
+            return
+        }
+        guard let name = request.op, let operation = Frame.Operation(rawValue: name) else {
+            await send(.failure(to: id, RasError.invalidParameter.with(detail: "unknown operation '\(request.op ?? "")'")))
+            return
+        }
+        do {
+            try await perform(operation, request, id: id)
+        } catch {
+            await send(.failure(to: id, error))
+        }
+    }
+
+    private func perform(_ operation: Frame.Operation, _ request: Frame, id: Int) async throws(RasError) {
+        var response = Frame.response(to: id)
+        switch operation {
+        case .hello:
+            response.server = ServerInfo(
+                version: WireProtocol.version, pid: ProcessIdentity.processID, uid: ProcessIdentity.effectiveUserID)
+        case .dial:
+            guard let parameters = request.dial else { throw missing("dial") }
+            let dial = try await manager.dial(parameters, owner: uid)
+            response.handle = dial.handle
+            await send(response)
+            forward(dial.notifications, as: id)
+            return
+        case .hangUp:
+            if let handle = request.handle {
+                try await manager.hangUp(handle, caller: uid)
+                response.handles = [handle]
+            } else if let name = request.entryName {
+                response.handles = try await manager.hangUp(entryName: name, caller: uid)
+            } else {
+                throw missing("handle or entryName")
+            }
+        case .status:
+            guard let handle = request.handle else { throw missing("handle") }
+            response.status = try await manager.connectStatus(handle)
+        case .enumConnections:
+            response.connections = try await manager.enumConnections()
+        case .enumEntries:
+            response.entries = try await manager.enumEntries(phonebookPath: request.phonebookPath)
+        case .subscribe:
+            guard let handle = request.handle else { throw missing("handle") }
+            let stream = try await manager.notifications(for: handle)
+            await send(response)
+            forward(stream, as: id)
+            return
+        case .watch:
+            let stream = try await manager.connectionEvents()
+            await send(response)
+            forward(stream, as: id)
+            return
+        case .unsubscribe:
+            guard let subscription = request.subscription else { throw missing("subscription") }
+            subscriptions.removeValue(forKey: subscription)?.cancel()
+        }
+        await send(response)
+    }
+
+    private func missing(_ field: String) -> RasError {
+        RasError.invalidParameter.with(detail: "the request needs '\(field)'")
+    }
+
+    private func forward(_ stream: AsyncStream<RasDialNotification>, as id: Int) {
+        subscriptions[id] = Task {
+            for await notification in stream {
+                await self.send(Frame(event: Frame.Event.state.rawValue, subscription: id, notification: notification))
+            }
+            await self.end(id)
+        }
+    }
+
+    private func forward(_ stream: AsyncStream<RasConnectionEvent>, as id: Int) {
+        subscriptions[id] = Task {
+            for await event in stream {
+                await self.send(Frame(event: Frame.Event.connection.rawValue, subscription: id,
+                                      kind: event.kind, connection: event.connection))
+            }
+            await self.end(id)
+        }
+    }
+
+    private func end(_ id: Int) async {
+        guard subscriptions.removeValue(forKey: id) != nil, !Task.isCancelled else { return }
+        await send(Frame(event: Frame.Event.end.rawValue, subscription: id))
+    }
+
+    /// Writes one frame; a client too slow to take it within 5 s is dropped.
+    private func send(_ frame: Frame) async {
+        do {
+            try await connection.write(frame.encodedLine(), deadline: .now + .seconds(5))
+        } catch {
+            logger.debug("dropping client", metadata: ["error": "\(error)"])
+            connection.close()
+        }
+    }
+}
