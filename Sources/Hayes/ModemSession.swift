@@ -151,7 +151,10 @@ public actor ModemSession {
     public private(set) var bytesReceived = 0
 
     private var logger: Logger
-    private var decoder = ResponseDecoder()
+    /// Numeric mode on: a digits line ended by a lone CR is a V0 result, one ended by CR LF
+    /// is info, and verbal results are recognised as always — so the session understands
+    /// a modem in V0 or V1 without having to know which.
+    private var decoder = ResponseDecoder(parser: ResultParser(numericMode: true))
     private var pending: [DecodedLine] = []
     private var lastFinal: ContinuousClock.Instant?
     private var needsResync = false
@@ -185,7 +188,9 @@ public actor ModemSession {
         return response
     }
 
-    private func exchange(_ command: ATCommand, timeout: Duration) async throws(ModemError) -> CommandResponse {
+    /// Sends `command` and collects its answer. Unless the command `goesOnline` (`ATO`), a
+    /// `CONNECT` cannot be its answer and is skipped.
+    private func exchange(_ command: ATCommand, timeout: Duration, goesOnline: Bool = false) async throws(ModemError) -> CommandResponse {
         try await pace()
         pending.removeAll()
         decoder.expectEcho(command)
@@ -199,11 +204,14 @@ public actor ModemSession {
                 logger.debug("no answer", metadata: ["command": "\(command)", "ms": "\(started.duration(to: .now).milliseconds)"])
                 throw .noResponse(command: command.description)
             }
+            if case .final(.connect) = line.response, !goesOnline {
+                // Line noise can complete a word ("\r\nCONNECT" cut short, then the real
+                // "\r\nOK"): a result this command cannot give is not its answer.
+                logger.debug("ignoring CONNECT: this command cannot go online", metadata: ["command": "\(command)"])
+                continue
+            }
             if let response = collector.accept(line.response) {
                 lastFinal = .now
-                if response.final == .ok, let verbose = ModemSession.verboseSetting(in: command.body) {
-                    decoder.numericMode = !verbose
-                }
                 logger.debug("command", metadata: [
                     "command": "\(command)", "result": "\(response.final)",
                     "ms": "\(started.duration(to: .now).milliseconds)",
@@ -263,6 +271,9 @@ public actor ModemSession {
             try flushInput()
         }
         if !awake {
+            // No answer to ATZ: try the probe at once (a resync's bare AT would get no
+            // answer from a Q1 modem either).
+            needsResync = false
             let probe = (try? ATCommand(parts: [.quiet(false), .verbose(true), .echo(false)])) ?? .attention
             try await expectOK(probe, timeout: timeout)
         }
@@ -296,6 +307,8 @@ public actor ModemSession {
                 _ = await abortDial()
                 return .noResult(junk: junk)
             }
+            // A data dial never answers OK: that would be line noise completing a word.
+            if line.response == .final(.ok) { continue }
             guard let response = collector.accept(line.response) else { continue }
             lastFinal = .now
             switch response.final {
@@ -501,7 +514,7 @@ public actor ModemSession {
     private func verifyOnHook() async -> Bool {
         if let lines = try? port.modemLines() { return !lines.contains(.dcd) }
         do {
-            let response = try await exchange(ATCommand(.online), timeout: timing.command)
+            let response = try await exchange(ATCommand(.online), timeout: timing.command, goesOnline: true)
             if case .connect = response.final {
                 mode = .online
                 return false
@@ -570,27 +583,6 @@ public actor ModemSession {
 
     private func sleep(_ duration: Duration) async throws(ModemError) {
         do { try await Task.sleep(for: duration) } catch { throw .cancelled }
-    }
-
-    /// The V setting a successful command line leaves: `false` for `V0`, `true` for `V1`,
-    /// `nil` if the line does not set it. Extended commands (`+…`) are skipped.
-    static func verboseSetting(in body: String) -> Bool? {
-        var result: Bool?
-        let upper = Array(body.uppercased().utf8)
-        var index = 0
-        var inExtended = false
-        while index < upper.count {
-            let byte = upper[index]
-            if byte == UInt8(ascii: "+") { inExtended = true }
-            if byte == UInt8(ascii: ";") { inExtended = false }
-            if !inExtended, byte == UInt8(ascii: "V"), index + 1 < upper.count,
-               index == 0 || upper[index - 1] != UInt8(ascii: "&") {
-                if upper[index + 1] == UInt8(ascii: "0") { result = false }
-                if upper[index + 1] == UInt8(ascii: "1") { result = true }
-            }
-            index += 1
-        }
-        return result
     }
 }
 

@@ -221,6 +221,13 @@ public actor ConnectionManager: RasService {
         connection.machine = next
         connections[handle] = connection
         for effect in effects { perform(effect, for: handle) }
+        // A hang-up ends a healthy connection without a notification (RAS notifications
+        // stop at RasHangUp), but watchers still learn it is disconnected.
+        if event == .hangUpRequested, next.connectionState == .disconnected,
+           let current = connections[handle], !current.announcedDisconnect {
+            connections[handle]?.announcedDisconnect = true
+            publish(.disconnected, current.record)
+        }
     }
 
     private func perform(_ effect: DialMachine.Effect, for handle: RasConnectionHandle) {
