@@ -158,6 +158,8 @@ public actor ModemSession {
     private var pending: [DecodedLine] = []
     private var lastFinal: ContinuousClock.Instant?
     private var needsResync = false
+    /// Whether the modem has given any final result in this session.
+    private var hasAnswered = false
 
     /// A session on an open port. `logger` gets one line per command and hang-up step.
     public init(port: SerialPort, timing: ModemTiming = ModemTiming(), logger: Logger) {
@@ -212,6 +214,7 @@ public actor ModemSession {
             }
             if let response = collector.accept(line.response) {
                 lastFinal = .now
+                hasAnswered = true
                 logger.debug("command", metadata: [
                     "command": "\(command)", "result": "\(response.final)",
                     "ms": "\(started.duration(to: .now).milliseconds)",
@@ -413,10 +416,18 @@ public actor ModemSession {
             if !port.deviceIsPresent { return finish(.deviceGone, confirmed: false) }
             if aborted { return finish(.abortDial, confirmed: true) }
         }
+        if !hasAnswered {
+            // The modem never said a word in this session (dead, unpowered, not a modem):
+            // there is nobody to confirm anything. Drop DTR for good measure and close.
+            start = .now
+            let method = try? await port.dropDTR(for: timing.dtrDrop)
+            record("dtr", since: start, method.map { "\($0.rawValue): modem never answered" } ?? "failed")
+            return finish(port.deviceIsPresent ? .hupclClose : .deviceGone, confirmed: false)
+        }
         if mode == .command {
             start = .now
             do {
-                let response = try await send(ATCommand(.hangUp))
+                let response = try await exchange(ATCommand(.hangUp), timeout: timing.command)
                 record("ATH", since: start, "\(response.final)")
                 if response.final == .ok { return finish(.commandMode, confirmed: true) }
             } catch {

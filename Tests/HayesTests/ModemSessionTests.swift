@@ -36,7 +36,7 @@ struct ModemSessionTests {
             bank = try FakeModemBank(scenario: Scenario(modemDefaults: modem, otherwise: otherwise))
             try await bank.start()
             port = try SerialPort(path: bank.modems[0].slavePath)
-            session = ModemSession(port: port, timing: ModemSessionTests.timing, logger: Logger(label: "test"))
+            session = ModemSession(port: port, timing: ModemSessionTests.timing, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
 
         func finish() async {

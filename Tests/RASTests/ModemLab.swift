@@ -49,7 +49,8 @@ struct ModemLab {
         lockDirectory = try TestSupport.temporaryDirectory("locks")
         manager = ConnectionManager(configuration: .init(
             lockDirectory: lockDirectory.path, timing: Self.fastTiming,
-            searchPath: searchPath ?? PhonebookSearchPath(environment: [:], fileExists: { _ in false })))
+            searchPath: searchPath ?? PhonebookSearchPath(environment: [:], fileExists: { _ in false })),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     /// The slave path of modem `index`.
