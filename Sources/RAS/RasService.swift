@@ -18,6 +18,23 @@ public struct RasDialNotification: Sendable, Equatable, Codable, CustomStringCon
     public var description: String {
         error.map { "\(state) \($0)" } ?? "\(state)"
     }
+
+    private enum CodingKeys: String, CodingKey { case handle }
+
+    /// Decodes `{"handle", "state", "stateCode", "error", "errorName", "errorMessage"}`, the
+    /// same state and error fields as ``RasConnStatus``.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let fields = try StateAndErrorFields.decode(from: decoder)
+        self.init(handle: try container.decode(RasConnectionHandle.self, forKey: .handle), state: fields.state, error: fields.error)
+    }
+
+    /// Encodes the shape described at ``init(from:)``.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(handle, forKey: .handle)
+        try StateAndErrorFields.encode(state: state, error: error, to: encoder)
+    }
 }
 
 /// A connection event for any handle, as `RasConnectionNotification` signals it — but

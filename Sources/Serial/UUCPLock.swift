@@ -122,9 +122,7 @@ public struct UUCPLock: Sendable, Equatable {
 
     private static func inspect(_ lockFile: String) -> Inspection {
         guard let pid = readPIDOrGarbage(lockFile) else { return .vanished }
-        guard pid > 0 else { return .stale }
-        if kill(pid, 0) == 0 || errno == EPERM { return .live(pid) }
-        return .stale
+        return processIsAlive(pid) ? .live(pid) : .stale
     }
 
     static func readPID(_ lockFile: String) -> Int32? {

@@ -112,7 +112,7 @@ public final class UnixSocketConnection: Sendable {
 /// A listening Unix stream socket bound to a path.
 ///
 /// Binding replaces a stale socket file left by a process that died (nobody accepts on
-/// it), but never a live one. Two processes racing to bind the same path must serialize
+/// it), but never a live one; a failed bind leaves no file behind. Two processes racing to bind the same path must serialize
 /// with a ``FileLock`` first; ``close()`` removes the socket file.
 public final class UnixSocketListener: Sendable {
     /// The socket path.
@@ -127,32 +127,41 @@ public final class UnixSocketListener: Sendable {
     /// - Throws: `.inUse` if a live process listens there already; `.system` otherwise.
     public init(path: String, permissions: UInt32 = 0o600, group: String? = nil) throws(SerialError) {
         self.path = path
+        // Clients connect by this path, so it must fit `sun_path` (108 bytes with its NUL).
+        guard !path.isEmpty, path.utf8.count < 108 else {
+            throw .system(operation: "bind", path: path, errno: .fileNameTooLong)
+        }
         let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
         descriptor = Descriptor(fd, path: path)
+        // The socket is bound in a private 0700 staging folder beside `path`, given its
+        // group and mode there, and only then renamed into place: nobody can connect
+        // before the mode is right, and no process-wide umask is touched.
+        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        var template = Array(((parent.isEmpty ? "." : parent) + "/.rasXXXXXX").utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }) != nil else {
+            let error = currentErrno()
+            descriptor.close()
+            throw .system(operation: "mkdtemp", path: path, errno: error)
+        }
+        let staging = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let staged = staging + "/s"
+        defer {
+            _ = unlink(staged)
+            _ = rmdir(staging)
+        }
         do throws(SerialError) {
-            // Nobody else may connect before the mode is set.
-            let oldMask = umask(0o177)
-            var bound = csupport_unix_bind(fd, path)
-            var error = currentErrno()
-            if bound != 0 && error == .addressInUse {
-                if UnixSocketListener.isListening(path: path) {
-                    umask(oldMask)
-                    throw SerialError.inUse(path: path)
-                }
-                _ = unlink(path)
-                bound = csupport_unix_bind(fd, path)
-                error = currentErrno()
-            }
-            umask(oldMask)
-            if bound != 0 { throw SerialError.system(operation: "bind", path: path, errno: error) }
+            try check("bind", staged) { csupport_unix_bind(fd, staged) }
             if let group {
                 guard let entry = getgrnam(group) else {
                     throw SerialError.system(operation: "getgrnam(\(group))", path: path, errno: .noSuchFileOrDirectory)
                 }
-                try check("chown", path) { chown(path, uid_t.max, entry.pointee.gr_gid) }
+                try check("chown", staged) { chown(staged, uid_t.max, entry.pointee.gr_gid) }
             }
-            try check("chmod", path) { chmod(path, mode_t(permissions)) }
+            try check("chmod", staged) { chmod(staged, mode_t(permissions)) }
             try check("listen", path) { listen(fd, 128) }
+            // A live socket is never replaced; a stale one (nobody accepts) is, atomically.
+            if UnixSocketListener.isListening(path: path) { throw SerialError.inUse(path: path) }
+            try check("rename", path) { rename(staged, path) }
         } catch {
             descriptor.close()
             throw error
@@ -244,6 +253,7 @@ public enum ProcessIdentity {
     @discardableResult
     public static func detachFromTerminal() -> Bool { setsid() >= 0 }
 
-    /// Whether a process with this ID exists (it may belong to another user).
-    public static func isAlive(_ pid: Int32) -> Bool { pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) }
+    /// Whether a process with this ID exists (it may belong to another user) and is not a
+    /// zombie.
+    public static func isAlive(_ pid: Int32) -> Bool { processIsAlive(pid) }
 }

@@ -85,6 +85,28 @@ struct UUCPLockTests {
         lock.release()
     }
 
+    @Test("a holder that died but was not reaped (a zombie) holds nothing")
+    func zombieHolderIsStale() throws {
+        // sh starts `true` in the background, prints its PID and becomes `sleep`, which
+        // never reaps it: `true` stays a zombie while the sleep lives.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "true & echo $!; exec sleep 10"]
+        let output = Pipe()
+        shell.standardOutput = output
+        try shell.run()
+        defer { kill(shell.processIdentifier, SIGKILL); shell.waitUntilExit() }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let zombie = try #require(Int32(line.trimmingCharacters(in: .whitespacesAndNewlines)))
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(kill(zombie, 0) == 0, "the zombie still has its PID")
+        #expect(!ProcessIdentity.isAlive(zombie))
+        try String(format: "%10d\n", zombie).write(toFile: path("LCK..ttyS6"), atomically: true, encoding: .ascii)
+        #expect(UUCPLock.holder(of: "/dev/ttyS6", directory: directory.path) == nil)
+        let lock = try UUCPLock.acquire(device: "/dev/ttyS6", directory: directory.path)
+        lock.release()
+    }
+
     @Test("the old 4-byte binary form is read")
     func binaryForm() throws {
         var pid = getpid()
