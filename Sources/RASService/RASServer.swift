@@ -7,7 +7,8 @@ import Serial
 /// Each client gets its own task; a client's requests are answered in order, and its
 /// subscriptions forward events through the same writer, so frames never interleave.
 /// Peer credentials decide ownership: a connection belongs to the uid that dialed it; any
-/// uid may list it, but only that uid or root may hang it up (others get 5). A malformed,
+/// uid may list it, but only that uid or root may hang it up (others get 5); a phonebook a
+/// client names is read only if that client could read it (621 otherwise). A malformed,
 /// oversized or unknown frame gets an error frame, and the server keeps serving this client
 /// and everyone else.
 public final class RASServer: Sendable {
@@ -135,6 +136,7 @@ private actor ClientSession {
                 version: WireProtocol.version, pid: ProcessIdentity.processID, uid: ProcessIdentity.effectiveUserID)
         case .dial:
             guard let parameters = request.dial else { throw missing("dial") }
+            if case .entry(_, let path?, _) = parameters.target { try checkPhonebook(path) }
             let dial = try await manager.dial(parameters, owner: uid)
             response.handle = dial.handle
             await send(response)
@@ -155,6 +157,7 @@ private actor ClientSession {
         case .enumConnections:
             response.connections = try await manager.enumConnections()
         case .enumEntries:
+            if let path = request.phonebookPath { try checkPhonebook(path) }
             response.entries = try await manager.enumEntries(phonebookPath: request.phonebookPath)
         case .subscribe:
             guard let handle = request.handle else { throw missing("handle") }
@@ -172,6 +175,11 @@ private actor ClientSession {
             subscriptions.removeValue(forKey: subscription)?.cancel()
         }
         await send(response)
+    }
+
+    /// A phonebook named by the client is read only if the client could read it itself.
+    private func checkPhonebook(_ path: String) throws(RasError) {
+        try PhonebookAccess.check(path, peer: connection.peer, daemonUID: ProcessIdentity.effectiveUserID)
     }
 
     private func missing(_ field: String) -> RasError {

@@ -1,0 +1,145 @@
+import Foundation
+import RAS
+
+/// What `rasdial` prints: plain text, or with `--json` one JSON object per line on stdout
+/// (errors included, as `{"error":NNN,"errorName":…,"errorMessage":…}`).
+struct Output: Sendable {
+    /// Whether to print JSON.
+    let json: Bool
+
+    /// A text line on stdout (text mode only).
+    func text(_ line: String) {
+        guard !json else { return }
+        write(line)
+    }
+
+    /// A JSON object on stdout (JSON mode only).
+    func object(_ value: some Encodable) {
+        guard json else { return }
+        write(Self.encode(value))
+    }
+
+    /// A text line on stderr (text mode only): progress notes that are not results.
+    func note(_ line: String) {
+        guard !json else { return }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// A state change of a dial: `OpenPort (0)`, `ConnectDevice (2) error 676`, or the status object.
+    func state(_ status: RasConnStatus) {
+        text(status.state.description + (status.error.map { " error \($0.code)" } ?? ""))
+        object(status)
+    }
+
+    /// The connections as a table, or one object each.
+    func connections(_ connections: [RasConnection]) {
+        guard !json else {
+            connections.forEach(object)
+            return
+        }
+        guard !connections.isEmpty else {
+            write("No connections")
+            return
+        }
+        let rows = [["HANDLE", "ENTRY", "TYPE", "DEVICE", "STATE"]] + connections.map { connection in
+            [connection.handle.description, connection.entryName, connection.deviceType.rawValue, connection.deviceName,
+             connection.state.description + (connection.error.map { " error \($0.code)" } ?? "")]
+        }
+        table(rows)
+    }
+
+    /// One connection's status, as `Key: value` lines or one object.
+    func status(_ status: RasConnStatus) {
+        guard !json else {
+            object(status)
+            return
+        }
+        var rows = [
+            ["Handle:", status.handle.description], ["Entry:", status.entryName],
+            ["Device:", "\(status.deviceType) \(status.deviceName)"], ["Phone number:", status.phoneNumber],
+            ["State:", status.state.description],
+            ["Error:", status.error.map { "\($0.code) \($0.name): \($0.message)" + ($0.detail.map { " (\($0))" } ?? "") } ?? "0"],
+        ]
+        if let rate = status.connectRate {
+            rows.append(["Connect:", "\(rate)" + (status.connectProtocol.map { "/\($0)" } ?? "")])
+        }
+        table(rows)
+    }
+
+    /// An error: `error NNN: message (detail)` on stderr, or the error object on stdout.
+    func report(_ error: RasError) {
+        if json {
+            write(Self.encode(ErrorRecord(error)))
+        } else {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        }
+    }
+
+    /// Rows padded into columns.
+    func table(_ rows: [[String]]) {
+        let widths = rows.reduce(into: [Int]()) { widths, row in
+            for (index, cell) in row.enumerated() {
+                if index < widths.count { widths[index] = max(widths[index], cell.count) } else { widths.append(cell.count) }
+            }
+        }
+        for row in rows {
+            let cells = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }
+            write(cells.joined(separator: "  "))
+        }
+    }
+
+    private func write(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) else {
+            return #"{"error":87,"errorName":"ERROR_INVALID_PARAMETER","errorMessage":"could not encode the output"}"#
+        }
+        return text
+    }
+}
+
+/// An error as JSON: `{"error":676,"errorName":"ERROR_LINE_BUSY","errorMessage":"The line is busy.",
+/// "errorDetail":"…"}` (detail only when there is one).
+struct ErrorRecord: Encodable {
+    let error: UInt32
+    let errorName: String
+    let errorMessage: String
+    let errorDetail: String?
+
+    init(_ error: RasError) {
+        self.error = error.code
+        errorName = error.name
+        errorMessage = error.message
+        errorDetail = error.detail
+    }
+}
+
+/// The end of a hang-up as JSON: `{"handle":"0x00000001","entryName":"Work","hungUp":true}`.
+struct HangUpRecord: Encodable {
+    let handle: RasConnectionHandle
+    let entryName: String
+    let hungUp = true
+}
+
+/// A connection event as JSON: `{"event":"connected",…the connection's fields…}`; the first
+/// line of `--watch` is `{"event":"watching","socket":…}`.
+struct EventRecord: Encodable {
+    let event: String
+    let connection: RasConnection?
+    let socket: String?
+
+    private enum Keys: String, CodingKey { case event, socket }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(event, forKey: .event)
+        try container.encodeIfPresent(socket, forKey: .socket)
+        try connection?.encode(to: encoder)
+    }
+}

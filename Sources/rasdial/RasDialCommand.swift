@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import RAS
+import RASService
+
+/// `rasdial`: dial, list, hang up and watch RAS connections served by `rasmand`, in the
+/// manner of Windows' `rasdial.exe` with Linux-style flags. USAGE.md has every form.
+struct RasDialCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rasdial",
+        abstract: "Dial, list, hang up and watch dial-up connections (RAS) served by rasmand.",
+        usage: """
+            rasdial                                   list connections
+            rasdial <entry> [--phonebook <file>] [--phone <number>]
+            rasdial --device <path> --phone <number>  dial without an entry
+            rasdial [<entry>] --disconnect [--handle <handle>]
+            rasdial --status <entry>|<handle>
+            rasdial --entries [--phonebook <file>]
+            rasdial --watch
+            rasdial --demo
+            """,
+        discussion: """
+            Every form takes --json (one JSON object per line) and --socket (default: $RAS_SOCKET, \
+            else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock). Dialing \
+            and --watch start rasmand (the one next to rasdial, or $RASMAND) when none answers; \
+            $RASMAND_OPTIONS adds options to it. Exit status: 0 success, 1 a RAS error (printed as \
+            'error NNN: message'), 2 a usage error.
+            """)
+
+    @Argument(help: ArgumentHelp("A phonebook entry to dial, hang up or show (with --status also a handle such as 0x00000001).", valueName: "entry"))
+    var entry: String?
+
+    @Option(help: ArgumentHelp("The phonebook file (default: the user's, then the all-users phonebook).", valueName: "file"))
+    var phonebook: String?
+
+    @Option(help: ArgumentHelp("The number to dial (instead of the entry's; required with --device).", valueName: "number"))
+    var phone: String?
+
+    @Option(help: ArgumentHelp("Dial without an entry on this port; the connection is named '.' + number.", valueName: "path"))
+    var device: String?
+
+    @Flag(help: "Hang up the entry's connections, or the --handle, or every connection; wait until each is gone.")
+    var disconnect = false
+
+    @Option(help: ArgumentHelp("A connection handle (0x… or decimal) for --disconnect or --status.", valueName: "handle"))
+    var handle: String?
+
+    @Flag(help: "Show the status of the entry's connections or of a handle.")
+    var status = false
+
+    @Flag(help: "List the phonebook entries.")
+    var entries = false
+
+    @Flag(help: "Print connected, disconnected and removed events until interrupted.")
+    var watch = false
+
+    @Flag(help: "Run a self-contained demo: a fake modem, a private rasmand, a dial, a listing and a hang-up.")
+    var demo = false
+
+    @Flag(help: "Print one JSON object per line (errors too).")
+    var json = false
+
+    @Option(help: ArgumentHelp("The rasmand socket.", valueName: "path"))
+    var socket: String?
+
+    /// What the command line asks for.
+    enum Mode: Equatable {
+        case list, dial, disconnect, status, entries, watch, demo
+    }
+
+    var mode: Mode {
+        if demo { return .demo }
+        if entries { return .entries }
+        if watch { return .watch }
+        if status { return .status }
+        if disconnect { return .disconnect }
+        if entry != nil || phone != nil || device != nil { return .dial }
+        return .list
+    }
+
+    func validate() throws {
+        let modes = [("--disconnect", disconnect), ("--status", status), ("--entries", entries),
+                     ("--watch", watch), ("--demo", demo)].filter(\.1).map(\.0)
+        if modes.count > 1 { throw ValidationError("\(modes.joined(separator: " and ")) exclude each other") }
+        if let handle, RasConnectionHandle(string: handle) == nil {
+            throw ValidationError("--handle takes a handle such as 0x00000001 or a decimal number, got '\(handle)'")
+        }
+        if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
+        func refuse(_ names: [(String, Bool)], with mode: String) throws {
+            if let name = names.first(where: \.1)?.0 { throw ValidationError("\(name) does not go with \(mode)") }
+        }
+        let dialOptions = [("--phone", phone != nil), ("--device", device != nil)]
+        switch mode {
+        case .demo:
+            try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
+                       + dialOptions, with: "--demo")
+        case .entries:
+            try refuse([("an entry", entry != nil), ("--handle", handle != nil)] + dialOptions, with: "--entries")
+        case .watch:
+            try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
+                       + dialOptions, with: "--watch")
+        case .status:
+            try refuse([("--phonebook", phonebook != nil)] + dialOptions, with: "--status")
+            if (entry == nil) == (handle == nil) { throw ValidationError("--status needs an entry or a handle (one of them)") }
+        case .disconnect:
+            try refuse([("--phonebook", phonebook != nil)] + dialOptions, with: "--disconnect")
+            if entry != nil && handle != nil { throw ValidationError("give an entry or --handle, not both") }
+        case .dial:
+            try refuse([("--handle", handle != nil)], with: "dialing")
+            if entry != nil {
+                if device != nil { throw ValidationError("--device is for dials without an entry; the entry names its port") }
+            } else {
+                try refuse([("--phonebook", phonebook != nil)], with: "a dial without an entry")
+                if phone?.isEmpty ?? true { throw ValidationError("a dial without an entry needs --phone") }
+            }
+        case .list:
+            try refuse([("--handle", handle != nil), ("--phonebook", phonebook != nil)], with: "listing connections")
+        }
+    }
+
+    /// Runs the form the command line picked. - Throws: the RAS error to report.
+    func execute() async throws(RasError) {
+        let output = Output(json: json)
+        let socketPath = socket.map(absolute) ?? SocketLocation.defaultPath()
+        let actions = Actions(output: output, socketPath: socketPath)
+        switch mode {
+        case .list:
+            try await actions.list()
+        case .dial:
+            try await actions.dial(try dialParameters())
+        case .disconnect:
+            try await actions.disconnect(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)))
+        case .status:
+            try await actions.status(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)))
+        case .entries:
+            try actions.entries(phonebookPath: phonebook.map(absolute))
+        case .watch:
+            try await actions.watch()
+        case .demo:
+            try await Demo(output: output).run()
+        }
+    }
+
+    /// The dial: an entry with its phonebook resolved here, with this user's environment,
+    /// so that a system daemon reads the caller's phonebook; or an entry-less number.
+    private func dialParameters() throws(RasError) -> RasDialParameters {
+        guard let entry else {
+            return .number(phone ?? "", device: device.map(absolute))
+        }
+        let path: String
+        if let phonebook {
+            path = absolute(phonebook)
+        } else {
+            path = try PhonebookSearchPath().locateEntry(named: entry).phonebookPath
+        }
+        return .entry(entry, phonebookPath: path, phoneNumber: phone)
+    }
+}
+
+/// Makes `path` absolute against the current directory.
+func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
+@main
+enum RasDialMain {
+    static func main() async {
+        let command: RasDialCommand
+        do {
+            command = try RasDialCommand.parse()
+        } catch {
+            if RasDialCommand.exitCode(for: error) == .success { RasDialCommand.exit(withError: error) }
+            FileHandle.standardError.write(Data((RasDialCommand.fullMessage(for: error) + "\n").utf8))
+            RasDialCommand.exit(withError: ExitCode(2))
+        }
+        do {
+            try await command.execute()
+        } catch {
+            Output(json: command.json).report(error)
+            RasDialCommand.exit(withError: ExitCode(1))
+        }
+        RasDialCommand.exit()
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RAS
+import RASService
+import Serial
+
+/// Claims the daemon's socket path, race-free: the parent folder is made if missing, the
+/// `flock` on `<socket>.lock` is taken before anything is bound, and only then is a stale
+/// socket file (from a daemon that died) replaced. A second daemon finds the lock held or
+/// the socket answering, and leaves with "already running (pid N)".
+struct DaemonSocket {
+    /// The socket path (absolute).
+    let path: String
+    /// True for the system daemon (root on ``SocketLocation/systemPath``): its folder is 0755.
+    let isSystem: Bool
+    /// The socket's mode.
+    let mode: UInt32
+    /// The group to own the socket, if any; a group that does not exist falls back to 0600.
+    let group: String?
+    let logger: Logger
+
+    /// How long a daemon that finds the lock taken waits for its holder to answer.
+    static let holderAnswerTimeout = Duration.seconds(10)
+
+    /// Takes the lock and binds the socket. Exits (status 1) when another daemon has it.
+    func open() async throws -> (FileLock, UnixSocketListener) {
+        try makeParentFolder()
+        let lockPath = path + ".lock"
+        let lock: FileLock
+        do {
+            lock = try FileLock(path: lockPath)
+        } catch .inUse {
+            // Another daemon is starting or running: wait for it to answer, then leave.
+            if let server = await Self.hello(path, within: Self.holderAnswerTimeout) {
+                throw alreadyRunning(server)
+            }
+            complain("another rasmand holds \(lockPath) but does not answer on \(path)")
+            throw ExitCode(1)
+        } catch {
+            complain("cannot lock \(lockPath): \(error)")
+            throw ExitCode(1)
+        }
+        do {
+            return (lock, try await bind())
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    private func bind() async throws -> UnixSocketListener {
+        let stale = FileManager.default.fileExists(atPath: path)
+        do {
+            let listener = try listen(mode: mode, group: group)
+            if stale { logger.notice("replaced a stale socket file", metadata: ["socket": "\(path)"]) }
+            return listener
+        } catch .inUse {
+            // A daemon that does not take the lock (an old build?) is serving the path.
+            if let server = await Self.hello(path, within: .seconds(2)) { throw alreadyRunning(server) }
+            complain("\(path) is in use by a process that does not answer the rasmand protocol")
+            throw ExitCode(1)
+        } catch {
+            complain("cannot listen on \(path): \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func listen(mode: UInt32, group: String?) throws(SerialError) -> UnixSocketListener {
+        do {
+            return try UnixSocketListener(path: path, permissions: mode, group: group)
+        } catch .system(let operation, _, _) where group != nil && operation.hasPrefix("getgrnam") {
+            logger.warning("group does not exist; the socket is for its owner only (0600)", metadata: [
+                "group": "\(group ?? "")", "socket": "\(path)",
+            ])
+            return try UnixSocketListener(path: path, permissions: 0o600, group: nil)
+        }
+    }
+
+    private func makeParentFolder() throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        guard !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) else { return }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: isSystem ? 0o755 : 0o700])
+        } catch {
+            complain("cannot create \(folder): \(error.localizedDescription)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func alreadyRunning(_ server: ServerInfo) -> ExitCode {
+        complain("already running (pid \(server.pid)) on \(path)")
+        return ExitCode(1)
+    }
+
+    /// Asks the daemon at `path` who it is, retrying until `timeout`; `nil` if nobody answers.
+    static func hello(_ path: String, within timeout: Duration) async -> ServerInfo? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let client = try? await RASClient.connect(socketPath: path, timeout: .seconds(1)) {
+                let info = try? await client.hello()
+                await client.close()
+                if let info { return info }
+            }
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}

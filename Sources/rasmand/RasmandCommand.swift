@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import Hayes
+import Logging
+import RAS
+import RASService
+import Serial
+
+/// `rasmand`: the swift-ras connection manager daemon. Runs a ``ConnectionManager`` and
+/// serves it on a Unix socket with ``RASServer`` until SIGTERM, SIGINT or SIGHUP.
+struct RasmandCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rasmand",
+        abstract: "The swift-ras connection manager: dials modems and serves the RAS API on a Unix socket.",
+        discussion: """
+            Socket: --socket, else $RAS_SOCKET, else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else \
+            /run/swift-ras/rasmand.sock. Prints 'ready <socket>' on stdout once it accepts clients, \
+            logs to stderr, and on SIGTERM, SIGINT or SIGHUP hangs up every connection, removes the \
+            socket and exits 0 (1 if a connection could not be torn down in time). Exits 1 when \
+            another rasmand already serves the socket ('already running (pid N)') or the socket \
+            cannot be set up, 2 for a bad option.
+            """)
+
+    @Option(help: ArgumentHelp("The socket path.", valueName: "path"))
+    var socket: String?
+
+    @Flag(help: "Stay attached to the terminal (the default; also what systemd runs).")
+    var foreground = false
+
+    @Flag(help: "Start a new session so that the terminal's signals do not reach the daemon (rasdial uses this; the starter redirects stdin, stdout and stderr).")
+    var detach = false
+
+    @Option(name: .customLong("lock-dir"), help: ArgumentHelp("The UUCP lock directory (default: /run/lock or /var/lock).", valueName: "dir"))
+    var lockDirectory: String?
+
+    @Option(name: .customLong("device"), help: ArgumentHelp("A port that entry-less dials without a device may use (repeat for several, tried in order).", valueName: "path"))
+    var devices: [String] = []
+
+    @Option(name: .customLong("system-phonebook"), help: ArgumentHelp("The all-users phonebook (default: /etc/swift-ras/rasphone.pbk).", valueName: "file"))
+    var systemPhonebook: String?
+
+    @Option(name: .customLong("socket-mode"), help: ArgumentHelp("The socket's mode in octal (default: 0660 for the system socket run by root, else 0600).", valueName: "mode"))
+    var socketMode: String?
+
+    @Option(name: .customLong("socket-group"), help: ArgumentHelp("The group that owns the socket (default: dialout for the system socket run by root).", valueName: "group"))
+    var socketGroup: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: String = "info"
+
+    @Option(name: .customLong("shutdown-timeout"), help: ArgumentHelp("Seconds to wait for every connection to be torn down on shutdown.", valueName: "seconds"))
+    var shutdownTimeout: Double = 30
+
+    @Option(name: .customLong("command-timeout-ms"), help: ArgumentHelp("Deadline for an ordinary AT command's result.", valueName: "ms"))
+    var commandTimeout: Int?
+
+    @Option(name: .customLong("reset-timeout-ms"), help: ArgumentHelp("Deadline for the answer to ATZ.", valueName: "ms"))
+    var resetTimeout: Int?
+
+    @Option(name: .customLong("reset-settle-ms"), help: ArgumentHelp("Pause after ATZ before the next command.", valueName: "ms"))
+    var resetSettle: Int?
+
+    @Option(name: .customLong("inter-command-ms"), help: ArgumentHelp("Pause between command lines.", valueName: "ms"))
+    var interCommand: Int?
+
+    @Option(name: .customLong("dtr-drop-ms"), help: ArgumentHelp("How long DTR stays dropped when hanging up.", valueName: "ms"))
+    var dtrDrop: Int?
+
+    @Option(name: .customLong("hangup-confirm-ms"), help: ArgumentHelp("How long to wait for each hang-up step to be confirmed.", valueName: "ms"))
+    var hangUpConfirm: Int?
+
+    @Option(name: .customLong("escape-guard-ms"), help: ArgumentHelp("The silence around +++ (the modem's S12 plus margin).", valueName: "ms"))
+    var escapeGuard: Int?
+
+    @Option(name: .customLong("abort-dial-ms"), help: ArgumentHelp("Deadline for NO CARRIER after aborting a dial.", valueName: "ms"))
+    var abortDial: Int?
+
+    @Option(name: .customLong("carrier-poll-ms"), help: ArgumentHelp("How often carrier detect is sampled while online.", valueName: "ms"))
+    var carrierPoll: Int?
+
+    func validate() throws {
+        if foreground && detach { throw ValidationError("--foreground and --detach exclude each other") }
+        if Logger.Level(rawValue: logLevel.lowercased()) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let socketMode, UInt32(socketMode, radix: 8).map({ $0 <= 0o777 }) != true {
+            throw ValidationError("--socket-mode takes an octal mode such as 0600 or 0660, got '\(socketMode)'")
+        }
+        if !(shutdownTimeout > 0 && shutdownTimeout <= 3600) {
+            throw ValidationError("--shutdown-timeout takes seconds from 0 to 3600")
+        }
+        let timings: [(String, Int?)] = [
+            ("--command-timeout-ms", commandTimeout), ("--reset-timeout-ms", resetTimeout),
+            ("--reset-settle-ms", resetSettle), ("--inter-command-ms", interCommand), ("--dtr-drop-ms", dtrDrop),
+            ("--hangup-confirm-ms", hangUpConfirm), ("--escape-guard-ms", escapeGuard),
+            ("--abort-dial-ms", abortDial), ("--carrier-poll-ms", carrierPoll),
+        ]
+        for (name, value) in timings {
+            if let value, !(0...600_000).contains(value) { throw ValidationError("\(name) takes milliseconds from 0 to 600000") }
+        }
+        if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
+    }
+
+    func run() async throws {
+        // First: from here on a termination signal is queued, not fatal.
+        let signals = TerminationSignals()
+        var logger = Logger(label: "rasmand") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        if detach {
+            // Refused when the starter already made us a process-group leader (Foundation's
+            // Process does): then we are outside the terminal's foreground group anyway.
+            let newSession = ProcessIdentity.detachFromTerminal()
+            logger.debug("detached", metadata: ["newSession": "\(newSession)"])
+        }
+
+        let socketPath = absolute(socket ?? SocketLocation.defaultPath())
+        let isSystemSocket = ProcessIdentity.effectiveUserID == 0 && socketPath == SocketLocation.systemPath
+        let setup = DaemonSocket(
+            path: socketPath, isSystem: isSystemSocket,
+            mode: socketMode.flatMap { UInt32($0, radix: 8) } ?? (isSystemSocket ? 0o660 : 0o600),
+            group: socketGroup ?? (isSystemSocket ? "dialout" : nil), logger: logger)
+        let (lock, listener) = try await setup.open()
+
+        let manager = ConnectionManager(configuration: managerConfiguration(), logger: logger)
+        let server = RASServer(manager: manager, listener: listener, logger: logger)
+        let serving = Task { await server.run() }
+        logger.notice("listening", metadata: [
+            "socket": "\(socketPath)", "pid": "\(ProcessIdentity.processID)",
+            "lockDirectory": "\(lockDirectory ?? UUCPLock.defaultDirectory() ?? "none")",
+        ])
+        FileHandle.standardOutput.write(Data("ready \(socketPath)\n".utf8))
+
+        let signal = await signals.next()
+        logger.notice("shutting down: hanging up every connection", metadata: ["signal": "\(TerminationSignals.name(signal))"])
+        let clean = await manager.shutdown(timeout: .milliseconds(Int(shutdownTimeout * 1000)))
+        server.stop()
+        serving.cancel()
+        await serving.value
+        lock.release()
+        if clean {
+            logger.notice("stopped")
+        } else {
+            logger.error("stopped with connections that were not torn down in time", metadata: [
+                "timeout": "\(shutdownTimeout)s",
+            ])
+            throw ExitCode(1)
+        }
+    }
+
+    private func managerConfiguration() -> ConnectionManager.Configuration {
+        var timing = ModemTiming()
+        if let commandTimeout { timing.command = .milliseconds(commandTimeout) }
+        if let resetTimeout { timing.reset = .milliseconds(resetTimeout) }
+        if let resetSettle { timing.resetSettle = .milliseconds(resetSettle) }
+        if let interCommand { timing.interCommand = .milliseconds(interCommand) }
+        if let dtrDrop { timing.dtrDrop = .milliseconds(dtrDrop) }
+        if let hangUpConfirm { timing.hangUpConfirm = .milliseconds(hangUpConfirm) }
+        if let escapeGuard { timing.escapeGuard = .milliseconds(escapeGuard) }
+        if let abortDial { timing.abortDial = .milliseconds(abortDial) }
+        if let carrierPoll { timing.carrierPoll = .milliseconds(carrierPoll) }
+        var searchPath = PhonebookSearchPath()
+        if let systemPhonebook { searchPath.systemPhonebookPath = absolute(systemPhonebook) }
+        let devices = self.devices.map(absolute)
+        return ConnectionManager.Configuration(
+            lockDirectory: lockDirectory.map(absolute), timing: timing, searchPath: searchPath,
+            availableDevices: { devices })
+    }
+
+    private func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+@main
+enum RasmandMain {
+    /// Parses (a bad command line exits 2, as rasdial's does) and runs.
+    static func main() async {
+        var command: RasmandCommand
+        do {
+            command = try RasmandCommand.parse()
+        } catch {
+            if RasmandCommand.exitCode(for: error) == .success { RasmandCommand.exit(withError: error) }
+            complain(RasmandCommand.fullMessage(for: error))
+            RasmandCommand.exit(withError: ExitCode(2))
+        }
+        do {
+            try await command.run()
+        } catch {
+            RasmandCommand.exit(withError: error)
+        }
+        RasmandCommand.exit()
+    }
+}
+
+/// Prints a message on stderr as `rasmand: message`.
+func complain(_ message: String) {
+    FileHandle.standardError.write(Data("rasmand: \(message)\n".utf8))
+}
