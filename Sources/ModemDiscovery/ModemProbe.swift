@@ -1,0 +1,224 @@
+import Hayes
+import Serial
+
+/// Timing and locking of the AT probe.
+public struct ProbeSettings: Sendable, Hashable {
+    /// The line speed to probe at, unless the port's rules ask for another
+    /// (`ID_SWIFT_RAS_PROBE_BAUD`). USB modems ignore it; an RS-232 modem autobauds.
+    public var speed: BaudRate
+    /// How long to wait for the final result of each command. wvdialconf waits 0.5 s;
+    /// SiLabs modems answer within 200 ms; ModemManager allows 3 s per `AT`.
+    public var answerTimeout: Duration
+    /// The pause after a final result before the next command line (V.250 modems want
+    /// ≥ 100 ms, see HAYES-REFERENCE §1).
+    public var commandGap: Duration
+    /// How long the line must stay quiet before a line ended by a lone CR is taken as
+    /// complete (see `LineFramer`).
+    public var quietTime: Duration
+    /// The UUCP lock directory; `nil` picks `UUCPLock.defaultDirectory()`. Tests pass a
+    /// temporary folder.
+    public var lockDirectory: String?
+
+    /// Defaults: 115200 bit/s, 1 s per answer, 100 ms between commands, 30 ms quiet time,
+    /// the standard lock directory.
+    public init(
+        speed: BaudRate = .b115200, answerTimeout: Duration = .seconds(1),
+        commandGap: Duration = .milliseconds(100), quietTime: Duration = .milliseconds(30),
+        lockDirectory: String? = nil
+    ) {
+        self.speed = speed
+        self.answerTimeout = answerTimeout
+        self.commandGap = commandGap
+        self.quietTime = quietTime
+        self.lockDirectory = lockDirectory
+    }
+}
+
+/// Asks a port whether a modem answers on it, and who it is.
+///
+/// The probe takes the port's UUCP lock first (a port locked by a live process is
+/// reported ``ProbeResult/Status/inUse`` and never opened), then opens it exclusively
+/// (`TIOCEXCL` + `flock`, see `SerialPort`), so a port in use by another program is
+/// skipped, not disturbed. It sends `ATQ0V1E0` (results on, verbal, no echo — a `Q1`
+/// modem would otherwise look dead), then `AT`: any final result (`OK`, or `ERROR`) proves
+/// an AT port. Then `ATI`, `AT+GCAP`, `AT+GMI`, `AT+GMM`, `AT+GMR` and `AT+GSN`, each with
+/// ``ProbeSettings/answerTimeout``; a command answered with `ERROR` or not at all leaves
+/// its field empty. Responses are framed and classified by the `Hayes` codecs, so echo,
+/// `RING`, blank lines, NULs and parity bits are handled as in a dial.
+public struct ModemProbe: Sendable {
+    /// Timing and locking.
+    public var settings: ProbeSettings
+
+    /// A probe with the given settings.
+    public init(settings: ProbeSettings = ProbeSettings()) {
+        self.settings = settings
+    }
+
+    /// Probes the port at `path` (a device node or a link to one) at `speed`
+    /// (``ProbeSettings/speed`` if `nil`). Never throws: every failure is a result.
+    public func probe(path: String, speed: BaudRate? = nil) async -> ProbeResult {
+        let start = ContinuousClock.now
+        let speed = speed ?? settings.speed
+        var result = await run(path: path, speed: speed)
+        result.speed = speed.rawValue
+        result.duration = start.duration(to: .now)
+        return result
+    }
+
+    private func run(path: String, speed: BaudRate) async -> ProbeResult {
+        var lock: UUCPLock?
+        do throws(SerialError) {
+            lock = try UUCPLock.acquire(device: path, directory: settings.lockDirectory)
+        } catch .locked(_, let lockFile, let pid) {
+            return ProbeResult(status: .inUse, detail: "locked by process \(pid) (\(lockFile))")
+        } catch {
+            // No writable lock directory: respect the locks other programs hold in the
+            // directories we can read, then rely on the exclusive open alone.
+            let directories = settings.lockDirectory.map { [$0] } ?? UUCPLock.standardDirectories
+            for directory in directories {
+                if let holder = UUCPLock.holder(of: path, directory: directory) {
+                    return ProbeResult(status: .inUse, detail: "locked by process \(holder)")
+                }
+            }
+        }
+        defer { lock?.release() }
+
+        let port: SerialPort
+        do throws(SerialError) {
+            port = try SerialPort(path: path, options: SerialOptions(speed: speed), exclusive: true)
+        } catch .inUse {
+            return ProbeResult(status: .inUse, detail: "\(path) is open exclusively by another program")
+        } catch {
+            return ProbeResult(status: .failed, detail: error.description)
+        }
+        defer { port.close() }
+
+        let commands: ProbeCommands
+        do {
+            commands = try ProbeCommands()
+        } catch {
+            return ProbeResult(status: .failed, detail: "probe command: \(error)")
+        }
+        var session = ProbeSession(port: port, settings: settings)
+        do throws(SerialError) {
+            try port.flush(.input)
+            _ = try await session.send(commands.setup)
+            guard let attention = try await session.send(commands.attention) else {
+                return ProbeResult(status: .notModem, detail: session.silenceReport())
+            }
+            var identity = ProbedIdentity(attentionResult: attention.final.description)
+            let information = try await session.send(commands.information)
+            identity.information = information?.final == .ok ? information?.info ?? [] : []
+            identity.capabilities = Self.capabilities(try await session.send(commands.capabilities))
+            identity.manufacturer = Self.text(try await session.send(commands.manufacturer), prefix: "+GMI:")
+            identity.model = Self.text(try await session.send(commands.model), prefix: "+GMM:")
+            identity.revision = Self.text(try await session.send(commands.revision), prefix: "+GMR:")
+            identity.serialNumber = Self.text(try await session.send(commands.serialNumber), prefix: "+GSN:")
+            return ProbeResult(status: .modem, identity: identity)
+        } catch {
+            return ProbeResult(status: .failed, detail: error.description)
+        }
+    }
+
+    /// `+GCAP: +FCLASS, +MS, +ES, +DS` → `["+FCLASS", "+MS", "+ES", "+DS"]`.
+    static func capabilities(_ response: CommandResponse?) -> [String] {
+        guard let response, response.final == .ok else { return [] }
+        return response.info.flatMap { line in
+            strip(prefix: "+GCAP:", from: line)
+                .split(separator: ",")
+                .map { String($0).trimmingASCIIWhitespace() }
+                .filter { !$0.isEmpty }
+        }
+    }
+
+    /// The information text of an `OK` answer, without an optional `+GMI:`-style prefix
+    /// (also the `+CGMI:` form of cellular modems); `nil` for `ERROR`, silence or no text.
+    static func text(_ response: CommandResponse?, prefix: String) -> String? {
+        guard let response, response.final == .ok else { return nil }
+        let cellular = "+C" + prefix.dropFirst()
+        let lines = response.info
+            .map { strip(prefix: cellular, from: strip(prefix: prefix, from: $0)) }
+            .filter { !$0.isEmpty }
+        return lines.isEmpty ? nil : lines.joined(separator: " ")
+    }
+
+    private static func strip(prefix: String, from line: String) -> String {
+        let trimmed = line.trimmingASCIIWhitespace()
+        guard trimmed.uppercased().hasPrefix(prefix) else { return trimmed }
+        return String(trimmed.dropFirst(prefix.count)).trimmingASCIIWhitespace()
+    }
+}
+
+/// The command lines of the probe.
+private struct ProbeCommands {
+    let setup: ATCommand
+    let attention = ATCommand.attention
+    let information = ATCommand(.identify(0))
+    let capabilities = ATCommand(.capabilities)
+    let manufacturer = ATCommand(.manufacturer)
+    let model = ATCommand(.model)
+    let revision = ATCommand(.revision)
+    let serialNumber: ATCommand
+
+    init() throws(ATCommandError) {
+        setup = try ATCommand(parts: [.quiet(false), .verbose(true), .echo(false)])
+        serialNumber = try ATCommand(line: "AT+GSN")
+    }
+}
+
+/// One command at a time on an open port.
+private struct ProbeSession {
+    let port: SerialPort
+    let settings: ProbeSettings
+    var decoder = ResponseDecoder()
+    /// The last lines heard that were not an answer (for the "not a modem" report).
+    var heard: [String] = []
+    var lastFinal: ContinuousClock.Instant?
+
+    init(port: SerialPort, settings: ProbeSettings) {
+        self.port = port
+        self.settings = settings
+    }
+
+    /// Writes `command` and collects the answer; `nil` if no final result came in time.
+    mutating func send(_ command: ATCommand) async throws(SerialError) -> CommandResponse? {
+        if let lastFinal {
+            let pause = ContinuousClock.now.duration(to: lastFinal + settings.commandGap)
+            if pause > .zero {
+                do { try await Task.sleep(for: pause) } catch { throw .cancelled(operation: "probe", path: port.path) }
+            }
+        }
+        // Whatever arrived since the last answer is stale (a late result, noise).
+        try port.flush(.input)
+        decoder.reset()
+        let deadline = ContinuousClock.now + settings.answerTimeout
+        try await port.write(command.encoded(), deadline: deadline)
+        decoder.expectEcho(command)
+        var collector = ResponseCollector()
+        while true {
+            let now = ContinuousClock.now
+            if now >= deadline { return nil }
+            let wait = decoder.hasPendingLine ? min(deadline, now + settings.quietTime) : deadline
+            let bytes = try await port.read(deadline: wait)
+            let lines = bytes.isEmpty ? decoder.flush() : decoder.feed(bytes)
+            for line in lines {
+                if let response = collector.accept(line.response) {
+                    lastFinal = .now
+                    return response
+                }
+                if !line.line.isEcho { remember(line.line.text) }
+            }
+        }
+    }
+
+    private mutating func remember(_ text: String) {
+        heard.append(String(text.prefix(80)))
+        if heard.count > 3 { heard.removeFirst() }
+    }
+
+    /// What to say when `AT` got no final result.
+    func silenceReport() -> String {
+        guard !heard.isEmpty else { return "no answer to AT" }
+        return "no final result to AT; received: " + heard.joined(separator: " | ")
+    }
+}

@@ -1,0 +1,76 @@
+import Glibc
+import Serial
+import Testing
+
+/// `Serial.ReadinessWaiter`, which the udev monitor waits with.
+@Suite("Readiness waiter")
+struct ReadinessWaiterTests {
+    /// A pipe owned by the test; closed at the end.
+    final class Pipe {
+        let read: Int32
+        let write: Int32
+
+        init() throws {
+            var fds: [Int32] = [-1, -1]
+            try #require(pipe(&fds) == 0)
+            read = fds[0]
+            write = fds[1]
+        }
+
+        func send() { _ = Glibc.write(write, "x", 1) }
+
+        deinit {
+            _ = close(read)
+            _ = close(write)
+        }
+    }
+
+    @Test("reports readable data, and a deadline that passes first")
+    func readableAndDeadline() async throws {
+        let pipe = try Pipe()
+        let waiter = ReadinessWaiter(fd: pipe.read, label: "pipe")
+        #expect(try await waiter.waitReadable(deadline: .now + .milliseconds(50)) == false)
+        pipe.send()
+        #expect(try await waiter.waitReadable(deadline: .now + .seconds(5)) == true)
+        waiter.invalidate()
+    }
+
+    @Test("a cancelled task stops waiting with .cancelled")
+    func cancellation() async throws {
+        let pipe = try Pipe()
+        let waiter = ReadinessWaiter(fd: pipe.read, label: "pipe")
+        let wait = Task { () -> SerialError? in
+            do throws(SerialError) {
+                _ = try await waiter.waitReadable(deadline: nil)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        wait.cancel()
+        #expect(await wait.value == SerialError.cancelled(operation: "wait readable", path: "pipe"))
+        waiter.invalidate()
+    }
+
+    @Test("invalidating ends every wait with .closed, and later waits too")
+    func invalidation() async throws {
+        let pipe = try Pipe()
+        let waiter = ReadinessWaiter(fd: pipe.read, label: "pipe")
+        let wait = Task { () -> SerialError? in
+            do throws(SerialError) {
+                _ = try await waiter.waitReadable(deadline: nil)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        waiter.invalidate()
+        #expect(await wait.value == SerialError.closed(path: "pipe"))
+        #expect(waiter.isInvalidated)
+        await #expect(throws: SerialError.closed(path: "pipe")) {
+            _ = try await waiter.waitReadable(deadline: .now + .seconds(1))
+        }
+    }
+}
