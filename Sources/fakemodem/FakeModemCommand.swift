@@ -1,0 +1,191 @@
+import ArgumentParser
+import Dispatch
+import FakeModem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fakemodem`: serves fake Hayes modems on pseudo-terminals until SIGINT or SIGTERM.
+@main
+struct FakeModemCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fakemodem",
+        abstract: "Serve fake Hayes modems on pseudo-terminals.",
+        discussion: """
+            Prints 'ready <slave path>' on stdout for each modem (in order) once it answers, \
+            then serves until SIGINT or SIGTERM, removes the links and exits 0. A bad scenario \
+            or option exits 2 with the reason on stderr.
+            """)
+
+    @Option(help: "Make this path a symlink to the modem's pty slave (PATH-0 … PATH-(N-1) for several modems).")
+    var link: String?
+
+    @Option(help: "How many modems to serve, all on one exchange (default: as many as the scenario lists, at least 1).")
+    var count: Int?
+
+    @Option(help: "A YAML scenario file (default: every number connects with CONNECT 115200).")
+    var scenario: String?
+
+    @Option(help: "Write the transcript to this file.")
+    var transcript: String?
+
+    @Option(help: "Line noise around results: probability 0…1 of a burst before and after each.")
+    var noise: Double?
+
+    @Option(help: "Seed for --noise.")
+    var noiseSeed: UInt64 = 1
+
+    @Option(help: "Seconds by which call results (BUSY, NO CARRIER, …) arrive late.")
+    var lateResults: Double?
+
+    @Flag(help: "Send every final result twice.")
+    var duplicateResults = false
+
+    @Flag(help: "Ignore DTR drops whatever &D says.")
+    var ignoreDTR = false
+
+    @Flag(help: "Answer ATH with OK but stay in the call.")
+    var ignoreHangup = false
+
+    @Option(help: "Seconds before every command line is answered.")
+    var slow: Double?
+
+    @Flag(help: "Keep echoing whatever E0 says.")
+    var stuckEcho = false
+
+    @Option(help: "Ignore the first N command lines after power-up.")
+    var dropFirstLines: Int?
+
+    @Flag(help: "Send V1 results without their leading CR LF.")
+    var omitLeadingCRLF = false
+
+    @Option(help: "Send an unsolicited RING every this many seconds while idle.")
+    var spuriousRings: Double?
+
+    @Flag(help: "Set an even-parity bit 7 on bytes sent in command state.")
+    var parityBit = false
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let noise, !(0...1).contains(noise) { throw ValidationError("--noise is a probability from 0 to 1") }
+        for (name, value) in [("--late-results", lateResults), ("--slow", slow), ("--spurious-rings", spuriousRings)] {
+            if let value, !(value >= 0 && value <= 86_400) { throw ValidationError("\(name) takes seconds from 0 to 86400") }
+        }
+        if let dropFirstLines, dropFirstLines < 0 { throw ValidationError("--drop-first-lines cannot be negative") }
+    }
+
+    func run() async throws {
+        // Watch for the signals before anything can be announced, so none is missed.
+        let termination = TerminationSignals()
+        var exchange = Scenario.default
+        if let scenario {
+            do {
+                exchange = try Scenario(contentsOf: URL(fileURLWithPath: scenario))
+            } catch {
+                fail("\(error)")
+            }
+        }
+        exchange.changeFaults(applyFlags)
+
+        let bank: FakeModemBank
+        do {
+            bank = try FakeModemBank(scenario: exchange, count: count, transcriptPath: transcript)
+        } catch {
+            fail("\(error)")
+        }
+        let links = linkPaths(count: bank.modems.count)
+        do {
+            for (path, modem) in zip(links, bank.modems) { try makeLink(path, to: modem.slavePath) }
+            try await bank.start()
+        } catch {
+            removeLinks(links, bank: bank)
+            await bank.stop()
+            fail("\(error)")
+        }
+        for modem in bank.modems { say("ready \(modem.slavePath)\n", to: .standardOutput) }
+
+        await termination.wait()
+        await bank.stop()
+        removeLinks(links, bank: bank)
+    }
+
+    private func applyFlags(_ faults: inout FaultSet) {
+        if let noise { faults.noise = LineNoise(rate: noise, seed: noiseSeed) }
+        if let lateResults { faults.lateResults = .milliseconds(Int(lateResults * 1000)) }
+        if duplicateResults { faults.duplicateResults = true }
+        if ignoreDTR { faults.ignoresDTR = true }
+        if ignoreHangup { faults.ignoresHangUp = true }
+        if let slow { faults.slowResponses = .milliseconds(Int(slow * 1000)) }
+        if stuckEcho { faults.stuckEcho = true }
+        if let dropFirstLines { faults.droppedFirstLines = dropFirstLines }
+        if omitLeadingCRLF { faults.omitsLeadingCRLF = true }
+        if let spuriousRings, spuriousRings > 0 { faults.spuriousRingInterval = .milliseconds(Int(spuriousRings * 1000)) }
+        if parityBit { faults.parityBit = true }
+    }
+
+    private func linkPaths(count: Int) -> [String] {
+        guard let link else { return [] }
+        return count == 1 ? [link] : (0..<count).map { "\(link)-\($0)" }
+    }
+
+    /// Makes `path` a symlink to `slave`, replacing an old symlink (a stale link of an
+    /// earlier run) but nothing else.
+    private func makeLink(_ path: String, to slave: String) throws {
+        let files = FileManager.default
+        if (try? files.destinationOfSymbolicLink(atPath: path)) != nil {
+            try files.removeItem(atPath: path)
+        } else if files.fileExists(atPath: path) {
+            throw CommandError("\(path) exists and is not a symlink; not replacing it")
+        }
+        try files.createSymbolicLink(atPath: path, withDestinationPath: slave)
+    }
+
+    /// Removes the links that still point to this bank's slaves.
+    private func removeLinks(_ links: [String], bank: FakeModemBank) {
+        for (path, modem) in zip(links, bank.modems)
+        where (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) == modem.slavePath {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    private func fail(_ message: String) -> Never {
+        say("fakemodem: \(message)\n", to: .standardError)
+        Self.exit(withError: ExitCode(2))
+    }
+
+    private func say(_ text: String, to handle: FileHandle) {
+        handle.write(Data(text.utf8))
+    }
+}
+
+/// A failure with a plain message.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// SIGINT and SIGTERM, delivered through Dispatch instead of killing the process.
+final class TerminationSignals {
+    private let stream: AsyncStream<Int32>
+    private let sources: [any DispatchSourceSignal]
+
+    init() {
+        let queue = DispatchQueue(label: "fakemodem signals")
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        sources = [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { continuation.yield(signalNumber) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Returns once SIGINT or SIGTERM has arrived.
+    func wait() async {
+        for await _ in stream { break }
+        for source in sources { source.cancel() }
+    }
+}
