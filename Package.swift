@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "RASService", targets: ["RASService"]),
         .library(name: "FakeModem", targets: ["FakeModem"]),
         .executable(name: "fakemodem", targets: ["fakemodem"]),
+        .executable(name: "rasmand", targets: ["rasmand"]),
+        .executable(name: "rasdial", targets: ["rasdial"]),
         .library(name: "ModemDiscovery", targets: ["ModemDiscovery"]),
     ],
     dependencies: [
@@ -39,6 +41,7 @@ let package = Package(
         .target(
             name: "RASService",
             dependencies: ["RAS", "Serial", .product(name: "Logging", package: "swift-log")],
+            exclude: ["PROTOCOL.md"],
             swiftSettings: strict),
         .target(
             name: "FakeModem",
@@ -48,16 +51,75 @@ let package = Package(
             name: "fakemodem",
             dependencies: ["FakeModem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        .executableTarget(
+            name: "dial-bench",
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/DialBench",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fakemodem-bench",
+            dependencies: ["FakeModem", "Serial"],
+            path: "Benchmarks/FakeModemBench",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "rasmand",
+            dependencies: [
+                "RASService", "RAS", "Hayes", "Serial",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "rasdial",
+            dependencies: [
+                "RASService", "RAS", "Serial",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["USAGE.md"],
+            swiftSettings: strict),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(
             name: "ModemDiscovery",
             dependencies: ["CUdev", "Serial", "Hayes"],
             exclude: ["DISCOVERY.md"],
             swiftSettings: strict),
+        // Discovery tests: the umockdev testbed (test-only C library), the harness the tests
+        // run under umockdev's preload library, and the benchmark.
+        .systemLibrary(
+            name: "CUMockdev", path: "Tests/CUMockdev", pkgConfig: "umockdev-1.0",
+            providers: [.apt(["libumockdev-dev", "umockdev"])]),
+        .target(name: "UMockdevFixes", path: "Tests/UMockdevFixes"),
+        .target(
+            name: "DiscoveryTestbed",
+            dependencies: ["CUMockdev", "ModemDiscovery", "FakeModem", "Serial"],
+            path: "Tests/DiscoveryTestbed",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "discovery-test-harness",
+            dependencies: ["DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery", "Serial", "TestSupport"],
+            path: "Tests/DiscoveryTestHarness",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "discovery-bench",
+            dependencies: ["DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery"],
+            path: "Benchmarks/DiscoveryBench",
+            swiftSettings: strict),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HayesTests", dependencies: ["Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RASServiceTests",
+            dependencies: [
+                "RASService", "RAS", "Hayes", "FakeModem", "Serial", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ModemDiscoveryTests",
+            dependencies: ["ModemDiscovery", "DiscoveryTestbed", "FakeModem", "Hayes", "Serial", "TestSupport"],
+            swiftSettings: strict),
     ]
 )

@@ -25,6 +25,8 @@ public actor ConnectionManager: RasService {
         public var resolveDevice: @Sendable (String) async -> String?
         /// Port paths of modems an entry-less dial without a device may use, in order.
         public var availableDevices: @Sendable () async -> [String]
+        /// The devices ``ConnectionManager/enumDevices()`` lists.
+        public var listDevices: @Sendable () async -> [RasDevice]
 
         /// A configuration; by default names resolve to nothing and no modem is known, so
         /// entries must give a `Port`.
@@ -32,7 +34,8 @@ public actor ConnectionManager: RasService {
             lockDirectory: String? = nil, timing: ModemTiming = ModemTiming(),
             searchPath: PhonebookSearchPath = PhonebookSearchPath(), defaultSpeed: BaudRate = .b115200,
             resolveDevice: @escaping @Sendable (String) async -> String? = { _ in nil },
-            availableDevices: @escaping @Sendable () async -> [String] = { [] }
+            availableDevices: @escaping @Sendable () async -> [String] = { [] },
+            listDevices: @escaping @Sendable () async -> [RasDevice] = { [] }
         ) {
             self.lockDirectory = lockDirectory
             self.timing = timing
@@ -40,6 +43,7 @@ public actor ConnectionManager: RasService {
             self.defaultSpeed = defaultSpeed
             self.resolveDevice = resolveDevice
             self.availableDevices = availableDevices
+            self.listDevices = listDevices
         }
     }
 
@@ -178,6 +182,10 @@ public actor ConnectionManager: RasService {
 
     public func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName] {
         try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath)
+    }
+
+    public func enumDevices() async throws(RasError) -> [RasDevice] {
+        await configuration.listDevices()
     }
 
     public func notifications(for handle: RasConnectionHandle) async throws(RasError) -> AsyncStream<RasDialNotification> {

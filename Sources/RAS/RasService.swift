@@ -120,6 +120,10 @@ public protocol RasService: Sendable {
     /// The entries of a phonebook, or of the default phonebooks when `phonebookPath` is nil.
     func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName]
 
+    /// The devices the manager knows (`RasEnumDevices`): modems it discovered or was
+    /// given, with what probing found.
+    func enumDevices() async throws(RasError) -> [RasDevice]
+
     /// The state changes of one connection from now on, starting with its current state.
     /// - Throws: 6 for an unknown handle.
     func notifications(for handle: RasConnectionHandle) async throws(RasError) -> AsyncStream<RasDialNotification>

@@ -46,6 +46,7 @@ struct Frame: Codable, Sendable {
     var status: RasConnStatus?
     var connections: [RasConnection]?
     var entries: [RasEntryName]?
+    var devices: [RasDevice]?
     var notification: RasDialNotification?
     var kind: RasConnectionEvent.Kind?
     var connection: RasConnection?
@@ -53,7 +54,7 @@ struct Frame: Codable, Sendable {
 
     /// The operations a client may request.
     enum Operation: String, CaseIterable {
-        case hello, dial, hangUp, status, enumConnections, enumEntries, subscribe, watch, unsubscribe
+        case hello, dial, hangUp, status, enumConnections, enumEntries, enumDevices, subscribe, watch, unsubscribe
     }
 
     /// The event names.

@@ -102,6 +102,10 @@ public actor RASClient: RasService {
         try await request(Frame(op: Frame.Operation.enumEntries.rawValue, phonebookPath: phonebookPath)).entries ?? []
     }
 
+    public func enumDevices() async throws(RasError) -> [RasDevice] {
+        try await request(Frame(op: Frame.Operation.enumDevices.rawValue)).devices ?? []
+    }
+
     public func notifications(for handle: RasConnectionHandle) async throws(RasError) -> AsyncStream<RasDialNotification> {
         let id = allocateID()
         let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))

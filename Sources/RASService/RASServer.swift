@@ -159,6 +159,8 @@ private actor ClientSession {
         case .enumEntries:
             if let path = request.phonebookPath { try checkPhonebook(path) }
             response.entries = try await manager.enumEntries(phonebookPath: request.phonebookPath)
+        case .enumDevices:
+            response.devices = try await manager.enumDevices()
         case .subscribe:
             guard let handle = request.handle else { throw missing("handle") }
             let stream = try await manager.notifications(for: handle)
