@@ -61,10 +61,17 @@ let package = Package(
             dependencies: ["FakeModem", "Serial"],
             path: "Benchmarks/FakeModemBench",
             swiftSettings: strict),
+        .target(
+            name: "RASDaemon",
+            dependencies: [
+                "RASService", "RAS", "ModemDiscovery", "Hayes", "Serial",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "rasmand",
             dependencies: [
-                "RASService", "RAS", "Hayes", "Serial",
+                "RASDaemon", "ModemDiscovery", "RASService", "RAS", "Hayes", "Serial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -97,7 +104,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "discovery-test-harness",
-            dependencies: ["DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery", "Serial", "TestSupport"],
+            dependencies: [
+                "DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery", "Serial", "TestSupport",
+                "RASDaemon", "RASService", "RAS", "Hayes", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/DiscoveryTestHarness",
             swiftSettings: strict),
         .executableTarget(
@@ -105,7 +115,7 @@ let package = Package(
             dependencies: ["DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery"],
             path: "Benchmarks/DiscoveryBench",
             swiftSettings: strict),
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Hayes"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HayesTests", dependencies: ["Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
@@ -119,7 +129,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ModemDiscoveryTests",
-            dependencies: ["ModemDiscovery", "DiscoveryTestbed", "FakeModem", "Hayes", "Serial", "TestSupport"],
+            dependencies: [
+                "ModemDiscovery", "DiscoveryTestbed", "FakeModem", "Hayes", "Serial", "TestSupport", "RAS", "RASService",
+            ],
             swiftSettings: strict),
     ]
 )

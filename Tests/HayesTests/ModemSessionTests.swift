@@ -9,18 +9,7 @@ import TestSupport
 /// ModemSession against the fake modem on a real pty.
 @Suite("ModemSession")
 struct ModemSessionTests {
-    static let timing: ModemTiming = {
-        var timing = ModemTiming()
-        timing.command = .seconds(2)
-        timing.reset = .seconds(1)
-        timing.resetSettle = .milliseconds(20)
-        timing.interCommand = .milliseconds(20)
-        timing.quietFlush = .milliseconds(30)
-        timing.dtrDrop = .milliseconds(100)
-        timing.hangUpConfirm = .milliseconds(600)
-        timing.escapeGuard = .milliseconds(250)
-        return timing
-    }()
+    static let timing = TestSupport.fastTiming
 
     /// One fake modem (S12 = 200 ms) with `faults`, a port on it, and a session.
     struct Bench {

@@ -35,13 +35,7 @@ final class InProcessDaemon: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: lockDir, withIntermediateDirectories: true)
         let bank = try FakeModemBank(scenario: try Scenario(yaml: Bench.scenario, source: "test"), count: modems)
         try await bank.start()
-        var timing = ModemTiming()
-        timing.resetSettle = .milliseconds(20)
-        timing.interCommand = .milliseconds(10)
-        timing.dtrDrop = .milliseconds(50)
-        timing.hangUpConfirm = .seconds(1)
-        timing.escapeGuard = .milliseconds(200)
-        timing.abortDial = .seconds(1)
+        let timing = TestSupport.fastTiming
         let manager = ConnectionManager(
             configuration: ConnectionManager.Configuration(lockDirectory: lockDir, timing: timing),
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })

@@ -15,20 +15,7 @@ struct ModemLab {
     let manager: ConnectionManager
     let lockDirectory: URL
 
-    /// Time limits short enough for tests, long enough for a loaded 2-core machine.
-    static let fastTiming: ModemTiming = {
-        var timing = ModemTiming()
-        timing.command = .seconds(2)
-        timing.reset = .seconds(2)
-        timing.resetSettle = .milliseconds(20)
-        timing.interCommand = .milliseconds(20)
-        timing.quietFlush = .milliseconds(30)
-        timing.dtrDrop = .milliseconds(100)
-        timing.hangUpConfirm = .milliseconds(600)
-        timing.escapeGuard = .milliseconds(250)
-        timing.abortDial = .seconds(2)
-        return timing
-    }()
+    static let fastTiming = TestSupport.fastTiming
 
     /// A well-behaved modem whose escape guard time is 200 ms (S12=10), for fast tests.
     static func modem(_ faults: FaultSet = FaultSet(), profile: String = "") -> ModemSettings {
