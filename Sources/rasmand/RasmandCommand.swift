@@ -2,12 +2,15 @@ import ArgumentParser
 import Foundation
 import Hayes
 import Logging
+import ModemDiscovery
 import RAS
+import RASDaemon
 import RASService
 import Serial
 
-/// `rasmand`: the swift-ras connection manager daemon. Runs a ``ConnectionManager`` and
-/// serves it on a Unix socket with ``RASServer`` until SIGTERM, SIGINT or SIGHUP.
+/// `rasmand`: the swift-ras connection manager daemon. Claims its socket, then runs a
+/// ``DaemonCore`` (the modems' device table, the connection manager and the socket server)
+/// until SIGTERM, SIGINT or SIGHUP.
 struct RasmandCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rasmand",
@@ -18,7 +21,9 @@ struct RasmandCommand: AsyncParsableCommand {
             logs to stderr, and on SIGTERM, SIGINT or SIGHUP hangs up every connection, removes the \
             socket and exits 0 (1 if a connection could not be torn down in time). Exits 1 when \
             another rasmand already serves the socket ('already running (pid N)') or the socket \
-            cannot be set up, 2 for a bad option.
+            cannot be set up, 2 for a bad option. Modems are discovered with udev and probed with \
+            AT commands at start, and followed as they are plugged in and out, unless \
+            --no-discovery is given.
             """)
 
     @Option(help: ArgumentHelp("The socket path.", valueName: "path"))
@@ -33,8 +38,14 @@ struct RasmandCommand: AsyncParsableCommand {
     @Option(name: .customLong("lock-dir"), help: ArgumentHelp("The UUCP lock directory (default: /run/lock or /var/lock).", valueName: "dir"))
     var lockDirectory: String?
 
-    @Option(name: .customLong("device"), help: ArgumentHelp("A port that entry-less dials without a device may use (repeat for several, tried in order).", valueName: "path"))
+    @Option(name: .customLong("device"), help: ArgumentHelp("A modem port to use besides the discovered ones: listed (not probed), and tried first, in order, by dials that name no device (repeatable).", valueName: "path"))
     var devices: [String] = []
+
+    @Flag(name: .customLong("no-discovery"), help: "Do not look for modems with udev: use only the --device ports.")
+    var noDiscovery = false
+
+    @Flag(name: .customLong("probe-all-ports"), help: "Probe every serial port with AT commands, not only the ones marked as modems (plain USB adapters, built-in UARTs).")
+    var probeAllPorts = false
 
     @Option(name: .customLong("system-phonebook"), help: ArgumentHelp("The all-users phonebook (default: /etc/swift-ras/rasphone.pbk).", valueName: "file"))
     var systemPhonebook: String?
@@ -99,6 +110,7 @@ struct RasmandCommand: AsyncParsableCommand {
             if let value, !(0...600_000).contains(value) { throw ValidationError("\(name) takes milliseconds from 0 to 600000") }
         }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
+        if noDiscovery && probeAllPorts { throw ValidationError("--probe-all-ports does not go with --no-discovery") }
     }
 
     func run() async throws {
@@ -121,21 +133,19 @@ struct RasmandCommand: AsyncParsableCommand {
             group: socketGroup ?? (isSystemSocket ? "dialout" : nil), logger: logger)
         let (lock, listener) = try await setup.open()
 
-        let manager = ConnectionManager(configuration: managerConfiguration(), logger: logger)
-        let server = RASServer(manager: manager, listener: listener, logger: logger)
-        let serving = Task { await server.run() }
+        let core = DaemonCore(settings: daemonSettings(), listener: listener, logger: logger)
+        await core.start()
+        let discovering = await core.table.isDiscovering
         logger.notice("listening", metadata: [
             "socket": "\(socketPath)", "pid": "\(ProcessIdentity.processID)",
             "lockDirectory": "\(lockDirectory ?? UUCPLock.defaultDirectory() ?? "none")",
+            "discovery": "\(discovering)",
         ])
         FileHandle.standardOutput.write(Data("ready \(socketPath)\n".utf8))
 
         let signal = await signals.next()
         logger.notice("shutting down: hanging up every connection", metadata: ["signal": "\(TerminationSignals.name(signal))"])
-        let clean = await manager.shutdown(timeout: .milliseconds(Int(shutdownTimeout * 1000)))
-        server.stop()
-        serving.cancel()
-        await serving.value
+        let clean = await core.shutdown(timeout: .milliseconds(Int(shutdownTimeout * 1000)))
         lock.release()
         if clean {
             logger.notice("stopped")
@@ -147,7 +157,7 @@ struct RasmandCommand: AsyncParsableCommand {
         }
     }
 
-    private func managerConfiguration() -> ConnectionManager.Configuration {
+    private func daemonSettings() -> DaemonSettings {
         var timing = ModemTiming()
         if let commandTimeout { timing.command = .milliseconds(commandTimeout) }
         if let resetTimeout { timing.reset = .milliseconds(resetTimeout) }
@@ -160,10 +170,9 @@ struct RasmandCommand: AsyncParsableCommand {
         if let carrierPoll { timing.carrierPoll = .milliseconds(carrierPoll) }
         var searchPath = PhonebookSearchPath()
         if let systemPhonebook { searchPath.systemPhonebookPath = absolute(systemPhonebook) }
-        let devices = self.devices.map(absolute)
-        return ConnectionManager.Configuration(
+        return DaemonSettings(
             lockDirectory: lockDirectory.map(absolute), timing: timing, searchPath: searchPath,
-            availableDevices: { devices })
+            devices: devices.map(absolute), discovery: !noDiscovery, probeScope: probeAllPorts ? .allPorts : .candidates)
     }
 
     private func absolute(_ path: String) -> String {

@@ -1,0 +1,184 @@
+import Hayes
+import Logging
+import ModemDiscovery
+import RAS
+import RASService
+import Serial
+import Synchronization
+
+/// What the daemon core runs with: `rasmand`'s options, less the socket.
+public struct DaemonSettings: Sendable {
+    /// The UUCP lock directory; `nil` picks `/run/lock` or `/var/lock`.
+    public var lockDirectory: String?
+    /// Modem timings.
+    public var timing: ModemTiming
+    /// Where phonebooks are looked for.
+    public var searchPath: PhonebookSearchPath
+    /// Ports given by the administrator (`--device`), in order of preference.
+    public var devices: [String]
+    /// Whether modems are discovered with udev (and followed as they come and go).
+    public var discovery: Bool
+    /// Which ports the AT probe may open.
+    public var probeScope: CandidatePolicy.Scope
+    /// How ports are probed; its lock directory is replaced by ``lockDirectory``.
+    public var probeSettings: ProbeSettings
+    /// The pause between a hot-plug `add` and the probe.
+    public var hotPlugDelay: Duration
+
+    /// Settings; by default discovery on, candidates only, no configured ports.
+    public init(
+        lockDirectory: String? = nil, timing: ModemTiming = ModemTiming(),
+        searchPath: PhonebookSearchPath = PhonebookSearchPath(), devices: [String] = [], discovery: Bool = true,
+        probeScope: CandidatePolicy.Scope = .candidates, probeSettings: ProbeSettings = ProbeSettings(),
+        hotPlugDelay: Duration = DeviceTable.Configuration().hotPlugDelay
+    ) {
+        self.lockDirectory = lockDirectory
+        self.timing = timing
+        self.searchPath = searchPath
+        self.devices = devices
+        self.discovery = discovery
+        self.probeScope = probeScope
+        self.probeSettings = probeSettings
+        self.hotPlugDelay = hotPlugDelay
+    }
+}
+
+/// The heart of `rasmand`: a ``DeviceTable`` of the machine's modems, a
+/// `ConnectionManager` that dials on them, and a `RASServer` serving it on a socket the
+/// caller has bound.
+///
+/// The manager asks the table for ports: `Device=` names resolve through it (device names,
+/// nodes and links), entry-less dials get its ordered modem ports, and `enumDevices` lists
+/// it. `rasmand` runs one after claiming its socket; the discovery tests run one inside an
+/// umockdev testbed.
+public final class DaemonCore: Sendable {
+    /// The settings.
+    public let settings: DaemonSettings
+    /// The connection manager.
+    public let manager: ConnectionManager
+    /// The device table.
+    public let table: DeviceTable
+    private let server: RASServer
+    private let logger: Logger
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    /// A core serving on `listener`; nothing runs until ``start()``.
+    public init(settings: DaemonSettings, listener: UnixSocketListener, logger: Logger) {
+        var probeSettings = settings.probeSettings
+        probeSettings.lockDirectory = settings.lockDirectory
+        let table = DeviceTable(configuration: DeviceTable.Configuration(
+            policy: CandidatePolicy(scope: settings.probeScope), probeSettings: probeSettings,
+            configuredPaths: settings.devices, hotPlugDelay: settings.hotPlugDelay))
+        let configuration = ConnectionManager.Configuration(
+            lockDirectory: settings.lockDirectory, timing: settings.timing, searchPath: settings.searchPath,
+            resolveDevice: { name in
+                // A path the table does not know is still a path: the open will tell.
+                await table.resolve(name) ?? (name.hasPrefix("/") ? name : nil)
+            },
+            availableDevices: { await table.modemPaths() },
+            listDevices: { await table.devices().map(RasDevice.init) })
+        let manager = ConnectionManager(configuration: configuration, logger: logger)
+        self.settings = settings
+        self.table = table
+        self.manager = manager
+        self.server = RASServer(manager: manager, listener: listener, logger: logger)
+        self.logger = logger
+    }
+
+    /// Starts discovery (unless it is off) and serving clients. Returns at once: probes go
+    /// on in the background, and device queries wait for them. When udev cannot list the
+    /// ports (no `/sys`), a warning is logged and the daemon runs with the configured ports.
+    public func start() async {
+        var started: [Task<Void, Never>] = []
+        if settings.discovery {
+            let changes = await table.changes()
+            do {
+                try await table.start()
+                started.append(Task { [logger] in
+                    for await change in changes { Self.log(change, logger) }
+                })
+                started.append(Task { [table, logger] in
+                    let devices = await table.devices()
+                    logger.notice("modem discovery", metadata: [
+                        "ports": "\(devices.count)", "modems": "\(devices.filter(\.isModem).map(\.name).joined(separator: ","))",
+                    ])
+                })
+                if let error = await table.hotPlugError {
+                    logger.warning("modems plugged in later are not seen: no udev monitor", metadata: ["error": "\(error)"])
+                }
+            } catch {
+                logger.warning("modem discovery is off: udev cannot list the serial ports", metadata: ["error": "\(error)"])
+            }
+        }
+        started.append(Task { [server] in await server.run() })
+        tasks.withLock { $0 += started }
+    }
+
+    /// Hangs up every connection (see `ConnectionManager.shutdown(timeout:)`), stops
+    /// serving and stops discovery. - Returns: whether every connection was torn down in time.
+    public func shutdown(timeout: Duration) async -> Bool {
+        let clean = await manager.shutdown(timeout: timeout)
+        server.stop()
+        await table.stop()
+        let running = tasks.withLock { tasks in
+            defer { tasks = [] }
+            return tasks
+        }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+        return clean
+    }
+
+    private static func log(_ change: DeviceTable.Change, _ logger: Logger) {
+        let device = RasDevice(change.device)
+        var metadata: Logger.Metadata = [
+            "device": "\(device.deviceName)", "path": "\(device.path)", "probe": "\(device.probe.rawValue)",
+        ]
+        if let model = device.model { metadata["model"] = "\(model)" }
+        if let detail = device.detail { metadata["detail"] = "\(detail)" }
+        logger.info("device \(change.kind.rawValue)", metadata: metadata)
+    }
+}
+
+extension RasDevice {
+    /// The RAS record of a port the device table knows: its name, node and links, what the
+    /// probe found (or why it was not probed) and the modem's own answers.
+    public init(_ known: KnownDevice) {
+        let port = known.port
+        let identity = port?.probe?.identity
+        let status: ProbeStatus
+        switch port?.probe?.status {
+        case .modem: status = .modem
+        case .notModem: status = .notModem
+        case .inUse: status = .inUse
+        case .failed: status = .failed
+        case nil: status = .notProbed
+        }
+        self.init(
+            deviceType: .modem, deviceName: known.name, path: known.path, links: known.links, probe: status,
+            driver: port?.device.driver, usbID: port?.device.usb?.idString,
+            manufacturer: identity?.manufacturer, model: identity?.model, revision: identity?.revision,
+            serialNumber: identity?.serialNumber.flatMap { $0.isEmpty ? nil : $0 },
+            capabilities: identity.flatMap { $0.capabilities.isEmpty ? nil : $0.capabilities.joined(separator: ", ") },
+            detail: Self.detail(known))
+    }
+
+    private static func detail(_ known: KnownDevice) -> String? {
+        guard let port = known.port else { return "configured (--device); not probed" }
+        if let probe = port.probe { return probe.detail }
+        switch port.decision.reason {
+        case .ignoredByRule:
+            return "a udev rule says never to open it (ID_SWIFT_RAS_IGNORE=1)"
+        case .notAnATPort:
+            return "a udev rule marks it as a \(port.device.hints.portType?.rawValue ?? "non-AT") port"
+        case .notACandidate:
+            return known.isConfigured
+                ? "configured (--device); not probed"
+                : "nothing marks it as a modem (rasmand --probe-all-ports probes it)"
+        case .excluded:
+            return "not a serial port with hardware behind it"
+        case .ruleCandidate, .atCommandInterface, .modemDriver, .allPortsRequested:
+            return "not probed yet"
+        }
+    }
+}
