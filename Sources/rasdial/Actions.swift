@@ -166,6 +166,17 @@ struct Actions: Sendable {
         output.table([["ENTRY", "SCOPE", "PHONEBOOK"]] + entries.map { [$0.name, $0.scope.rawValue, $0.phonebookPath] })
     }
 
+    /// `rasdial --devices`: the devices the daemon knows (`RasEnumDevices`), or `No devices`
+    /// when no daemon runs (only the daemon discovers modems; listing never starts one).
+    func devices() async throws(RasError) {
+        guard let client = try await Daemon.connectIfRunning(socketPath) else {
+            output.note("rasmand is not running at \(socketPath); it is what discovers the modems")
+            output.devices([])
+            return
+        }
+        output.devices(try await client.enumDevices())
+    }
+
     /// `rasdial --watch`: connection events until SIGINT, SIGTERM or SIGHUP.
     func watch() async throws(RasError) {
         let client = try await Daemon.connect(socketPath, startIfNeeded: true)

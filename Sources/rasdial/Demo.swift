@@ -16,8 +16,10 @@ struct Demo {
     static let entryName = "Demo"
     /// The number it dials (the fake modem's default exchange connects every number).
     static let phoneNumber = "5551234"
-    /// rasmand's options: short modem timings, so the demo takes a few seconds.
-    static let daemonTimings = [
+    /// rasmand's options: the demo's fake modem only (no discovery of the machine's ports),
+    /// short modem timings, so the demo takes a few seconds.
+    static let daemonOptions = [
+        "--no-discovery",
         "--reset-settle-ms", "50", "--inter-command-ms", "20", "--dtr-drop-ms", "100",
         "--hangup-confirm-ms", "1000", "--escape-guard-ms", "200", "--abort-dial-ms", "1000",
         "--carrier-poll-ms", "50", "--command-timeout-ms", "2000", "--shutdown-timeout", "10",
@@ -86,7 +88,7 @@ struct Demo {
         output.text("== Starting rasmand: rasmand --socket \(socketPath) --lock-dir \(folder)/lock …")
         let daemon = try Child(
             name: "rasmand", executable: try locate("rasmand", override: "RASMAND"),
-            arguments: ["--socket", socketPath, "--lock-dir", folder + "/lock"] + Self.daemonTimings, folder: folder)
+            arguments: ["--socket", socketPath, "--lock-dir", folder + "/lock"] + Self.daemonOptions, folder: folder)
         children.append(daemon)
         guard await daemon.waitForReady(unless: interruption) != nil else {
             try interruption.check()

@@ -48,6 +48,25 @@ struct Output: Sendable {
         table(rows)
     }
 
+    /// The devices as a table (name, type, path, the modem's identity, whether it was
+    /// probed and what the probe found), or one object each.
+    func devices(_ devices: [RasDevice]) {
+        guard !json else {
+            devices.forEach(object)
+            return
+        }
+        guard !devices.isEmpty else {
+            write("No devices")
+            return
+        }
+        let rows = [["DEVICE", "TYPE", "PATH", "IDENTITY", "PROBED"]] + devices.map { device in
+            let identity = [device.manufacturer, device.model].compactMap { $0 }.joined(separator: " ")
+            return [device.deviceName, device.deviceType.rawValue, device.path, identity.isEmpty ? "-" : identity,
+                    device.probed ? "yes (\(device.probe.rawValue))" : "no"]
+        }
+        table(rows)
+    }
+
     /// One connection's status, as `Key: value` lines or one object.
     func status(_ status: RasConnStatus) {
         guard !json else {

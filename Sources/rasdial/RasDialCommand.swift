@@ -16,6 +16,7 @@ struct RasDialCommand: ParsableCommand {
             rasdial [<entry>] --disconnect [--handle <handle>]
             rasdial --status <entry>|<handle>
             rasdial --entries [--phonebook <file>]
+            rasdial --devices                         list the modems rasmand knows
             rasdial --watch
             rasdial --demo
             """,
@@ -51,6 +52,9 @@ struct RasDialCommand: ParsableCommand {
     @Flag(help: "List the phonebook entries.")
     var entries = false
 
+    @Flag(help: "List the modems and serial ports rasmand knows: name, path, identity, and whether (and how) they were probed.")
+    var devices = false
+
     @Flag(help: "Print connected, disconnected and removed events until interrupted.")
     var watch = false
 
@@ -65,12 +69,13 @@ struct RasDialCommand: ParsableCommand {
 
     /// What the command line asks for.
     enum Mode: Equatable {
-        case list, dial, disconnect, status, entries, watch, demo
+        case list, dial, disconnect, status, entries, devices, watch, demo
     }
 
     var mode: Mode {
         if demo { return .demo }
         if entries { return .entries }
+        if devices { return .devices }
         if watch { return .watch }
         if status { return .status }
         if disconnect { return .disconnect }
@@ -80,7 +85,7 @@ struct RasDialCommand: ParsableCommand {
 
     func validate() throws {
         let modes = [("--disconnect", disconnect), ("--status", status), ("--entries", entries),
-                     ("--watch", watch), ("--demo", demo)].filter(\.1).map(\.0)
+                     ("--devices", devices), ("--watch", watch), ("--demo", demo)].filter(\.1).map(\.0)
         if modes.count > 1 { throw ValidationError("\(modes.joined(separator: " and ")) exclude each other") }
         if let handle, RasConnectionHandle(string: handle) == nil {
             throw ValidationError("--handle takes a handle such as 0x00000001 or a decimal number, got '\(handle)'")
@@ -96,6 +101,9 @@ struct RasDialCommand: ParsableCommand {
                        + dialOptions, with: "--demo")
         case .entries:
             try refuse([("an entry", entry != nil), ("--handle", handle != nil)] + dialOptions, with: "--entries")
+        case .devices:
+            try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
+                       + dialOptions, with: "--devices")
         case .watch:
             try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
                        + dialOptions, with: "--watch")
@@ -134,6 +142,8 @@ struct RasDialCommand: ParsableCommand {
             try await actions.status(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)))
         case .entries:
             try actions.entries(phonebookPath: phonebook.map(absolute))
+        case .devices:
+            try await actions.devices()
         case .watch:
             try await actions.watch()
         case .demo:
