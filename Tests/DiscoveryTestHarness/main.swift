@@ -10,6 +10,11 @@
 //       enumerate, probe and name; BACKEND is modem:<profile>, gps, echo or silent
 //   discovery-test-harness hotplug FIXTURE.umockdev…
 //       add, change and remove the fixtures' tty devices under a DeviceMonitor
+//   discovery-test-harness daemon --socket PATH [--lock-dir DIR] [--answer-timeout-ms N]
+//                                 [--all-ports] [--device PATH]… [--bind /dev/NODE=BACKEND]…
+//                                 [--hold-lock /dev/NODE]… FIXTURE.umockdev…
+//       rasmand's core (DaemonCore: device table, connection manager, socket server) on
+//       PATH, driven by commands on standard input; see DaemonMode.swift
 //
 // It relaunches itself under LD_PRELOAD=libumockdev-preload.so.0 when started without it.
 
@@ -31,10 +36,12 @@ struct Arguments {
     var bindings: [(devnode: String, backend: PortBackend)] = []
     var holdLock: [String] = []
     var holdOpen: [String] = []
+    var socket: String?
+    var devices: [String] = []
 
     init(_ arguments: [String]) throws(TestbedError) {
         var rest = arguments[...]
-        guard let command = rest.popFirst() else { throw TestbedError("usage: discovery-test-harness list|scan|hotplug …") }
+        guard let command = rest.popFirst() else { throw TestbedError("usage: discovery-test-harness list|scan|hotplug|daemon …") }
         self.command = command
         func value(_ option: String) throws(TestbedError) -> String {
             guard let value = rest.popFirst() else { throw TestbedError("\(option) needs a value") }
@@ -51,19 +58,26 @@ struct Arguments {
                 answerTimeout = .milliseconds(milliseconds)
             case "--hold-lock": holdLock.append(try value(argument))
             case "--hold-open": holdOpen.append(try value(argument))
+            case "--socket": socket = try value(argument)
+            case "--device": devices.append(try value(argument))
             case "--bind":
                 let binding = try value(argument)
-                guard let equals = binding.firstIndex(of: "="),
-                      let backend = PortBackend(argument: String(binding[binding.index(after: equals)...])) else {
-                    throw TestbedError("--bind takes /dev/NODE=modem:<profile>|gps|echo|silent, got \(binding)")
-                }
-                bindings.append((String(binding[..<equals]), backend))
+                bindings.append(try parseBinding(binding))
             default:
                 guard !argument.hasPrefix("--") else { throw TestbedError("unknown option \(argument)") }
                 fixtures.append(argument)
             }
         }
     }
+}
+
+/// `/dev/NODE=BACKEND` → the node and what answers there.
+func parseBinding(_ binding: String) throws(TestbedError) -> (devnode: String, backend: PortBackend) {
+    guard let equals = binding.firstIndex(of: "="),
+          let backend = PortBackend(argument: String(binding[binding.index(after: equals)...])) else {
+        throw TestbedError("a binding is /dev/NODE=modem:<profile>|gps|echo|silent, got \(binding)")
+    }
+    return (String(binding[..<equals]), backend)
 }
 
 @MainActor
@@ -195,6 +209,8 @@ func run() async throws {
         try await scan(testbed, arguments)
     case "hotplug":
         try await hotplug(testbed, fixtures: arguments.fixtures)
+    case "daemon":
+        try await DaemonMode(testbed: testbed, arguments: arguments).run()
     default:
         throw TestbedError("unknown command \(arguments.command)")
     }

@@ -79,15 +79,26 @@ public final class FakePorts {
     public let bank: FakeModemBank?
     /// The device node of each modem of the bank, in order.
     public let modemNodes: [String]
+    /// Device node → the pty slave that answers there (modems, GPS and loopbacks).
+    public let targets: [(devnode: String, slavePath: String)]
     private let ptys: [PseudoTerminal]
     private let tasks: [Task<Void, Never>]
 
     /// Creates the fake ports and binds each device node to its own.
     ///
     /// - Parameter bindings: device node (`/dev/ttyACM0`) → what answers there.
-    public init(testbed: Testbed, bindings: [(devnode: String, backend: PortBackend)]) async throws {
+    public convenience init(testbed: Testbed, bindings: [(devnode: String, backend: PortBackend)]) async throws {
+        try await self.init(bindings: bindings)
+        try bind(into: testbed)
+    }
+
+    /// Creates the fake ports and starts serving them, without binding any device node
+    /// yet: for a device that is about to be added, the hardware is ready before the
+    /// `add` uevent goes out (see ``bind(into:)``).
+    public init(bindings: [(devnode: String, backend: PortBackend)]) async throws {
         var modemNodes: [String] = []
         var modemSettings: [ModemSettings] = []
+        var targets: [(devnode: String, slavePath: String)] = []
         var ptys: [PseudoTerminal] = []
         var tasks: [Task<Void, Never>] = []
         for (devnode, backend) in bindings {
@@ -100,7 +111,7 @@ public final class FakePorts {
                 modemSettings.append(settings)
             case .gps, .echo:
                 let pty = try PseudoTerminal()
-                try testbed.bind(devnode: devnode, to: pty.slavePath)
+                targets.append((devnode, pty.slavePath))
                 ptys.append(pty)
                 tasks.append(backend == .gps ? Self.serveNMEA(pty) : Self.serveEcho(pty))
             case .silent:
@@ -113,13 +124,30 @@ public final class FakePorts {
             let bank = try FakeModemBank(scenario: Scenario(modems: modemSettings), count: modemSettings.count)
             try await bank.start()
             for (devnode, modem) in zip(modemNodes, bank.modems) {
-                try testbed.bind(devnode: devnode, to: modem.slavePath)
+                targets.append((devnode, modem.slavePath))
             }
             self.bank = bank
         }
         self.modemNodes = modemNodes
+        self.targets = targets
         self.ptys = ptys
         self.tasks = tasks
+    }
+
+    /// Points each device node (which must exist in the testbed) at its fake port.
+    public func bind(into testbed: Testbed) throws(TestbedError) {
+        for (devnode, slavePath) in targets {
+            try testbed.bind(devnode: devnode, to: slavePath)
+        }
+    }
+
+    /// Unplugs the fake modem behind `devnode`: its pty master closes, the program on the
+    /// slave reads end-of-file and the slave's `/dev/pts/N` disappears. `false` if no modem
+    /// sits there.
+    public func unplug(_ devnode: String) -> Bool {
+        guard let bank, let index = modemNodes.firstIndex(of: devnode) else { return false }
+        bank.modems[index].unplug()
+        return true
     }
 
     /// Everything the fake modem behind `devnode` received from the computer, as text;

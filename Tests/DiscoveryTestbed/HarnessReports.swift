@@ -106,3 +106,56 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
+
+/// One line of `discovery-test-harness daemon` on standard output.
+///
+/// `ready` (serving on `socket`; the first listing's probes are done), `device` (a change
+/// of the device table: `change`), `added` (a fixture was added and its `nodes` bound),
+/// `uevent` (the table's `change` after a uevent the test asked for, and everything the
+/// fake modem behind the node has `received` so far), `unplugged` (a node
+/// was unplugged; with a call on it, how long until its connection was Disconnected and
+/// with which `error`), `released` (the lock of `node` taken with `--hold-lock` is
+/// gone), `stopped` (`clean`: every connection was torn down), `failed`
+/// (a command failed: `message`).
+public struct DaemonEvent: Sendable, Codable {
+    /// The kind of line.
+    public var event: String
+    /// `ready`: the socket served.
+    public var socket: String?
+    /// `device`, `uevent`: the change of the device table.
+    public var change: DeviceTable.Change?
+    /// `uevent`: everything the fake modem behind the node has received, if one sits there.
+    public var received: String?
+    /// `added`: the device nodes of the fixture.
+    public var nodes: [String]?
+    /// `unplugged`, `released`: the node.
+    public var node: String?
+    /// `unplugged`: from the modem's unplug to its connection's `disconnected` event, in
+    /// milliseconds, measured in the daemon.
+    public var disconnectedAfterMilliseconds: Int?
+    /// `unplugged`: the RAS error of that connection.
+    public var error: UInt32?
+    /// `stopped`: whether every connection was torn down in time.
+    public var clean: Bool?
+    /// `failed`: what went wrong.
+    public var message: String?
+
+    /// Creates a line.
+    public init(
+        event: String, socket: String? = nil, change: DeviceTable.Change? = nil, received: String? = nil,
+        nodes: [String]? = nil,
+        node: String? = nil, disconnectedAfterMilliseconds: Int? = nil, error: UInt32? = nil, clean: Bool? = nil,
+        message: String? = nil
+    ) {
+        self.event = event
+        self.socket = socket
+        self.change = change
+        self.received = received
+        self.nodes = nodes
+        self.node = node
+        self.disconnectedAfterMilliseconds = disconnectedAfterMilliseconds
+        self.error = error
+        self.clean = clean
+        self.message = message
+    }
+}

@@ -53,11 +53,33 @@ enum Harness {
     }
 }
 
+/// What a finished program printed, and its exit status.
+struct CommandOutput: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    /// The lines of standard output.
+    var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+}
+
 /// Runs a program with its output in temporary files (no pipe to fill up); returns its
 /// standard output, or throws with its standard error if it exits non-zero.
 func runProcess(
     _ path: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration
 ) async throws -> Data {
+    let output = try await runCommand(path, arguments, environment: environment, timeout: timeout)
+    guard output.status == 0 else {
+        throw Harness.Failure(description: "\(path) \(arguments.joined(separator: " ")) failed (status \(output.status)): \(output.stderr.suffix(4000))")
+    }
+    return Data(output.stdout.utf8)
+}
+
+/// Runs a program with its output in temporary files; returns its status (128 + the
+/// signal if a signal ended it) and output. Throws if it outlives `timeout`.
+func runCommand(
+    _ path: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration
+) async throws -> CommandOutput {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swift-ras-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -86,12 +108,11 @@ func runProcess(
     }
     try out.close()
     try err.close()
-    let output = (try? Data(contentsOf: outURL)) ?? Data()
-    guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-        let errors = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        throw Harness.Failure(description: "\(path) \(arguments.joined(separator: " ")) failed (status \(process.terminationStatus)): \(errors.suffix(4000))")
-    }
-    return output
+    let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    return CommandOutput(
+        status: status,
+        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
 }
 
 /// Finds a program on `PATH`.
