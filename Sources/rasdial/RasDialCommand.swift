@@ -12,7 +12,7 @@ struct RasDialCommand: ParsableCommand {
         usage: """
             rasdial                                   list connections
             rasdial <entry> [--phonebook <file>] [--phone <number>]
-            rasdial --device <path> --phone <number>  dial without an entry
+            rasdial --device <path>|<name> --phone <number>  dial without an entry
             rasdial [<entry>] --disconnect [--handle <handle>]
             rasdial --status <entry>|<handle>
             rasdial --entries [--phonebook <file>]
@@ -37,7 +37,7 @@ struct RasDialCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The number to dial (instead of the entry's; required with --device).", valueName: "number"))
     var phone: String?
 
-    @Option(help: ArgumentHelp("Dial without an entry on this port; the connection is named '.' + number.", valueName: "path"))
+    @Option(help: ArgumentHelp("Dial without an entry on this port (a path), or on the modem of this name (as --devices lists it); the connection is named '.' + number.", valueName: "path|name"))
     var device: String?
 
     @Flag(help: "Hang up the entry's connections, or the --handle, or every connection; wait until each is gone.")
@@ -155,7 +155,9 @@ struct RasDialCommand: ParsableCommand {
     /// so that a system daemon reads the caller's phonebook; or an entry-less number.
     private func dialParameters() throws(RasError) -> RasDialParameters {
         guard let entry else {
-            return .number(phone ?? "", device: device.map(absolute))
+            // A value with a slash is a path (made absolute); a bare word is a device name
+            // that rasmand looks up in its device table.
+            return .number(phone ?? "", device: device.map { $0.contains("/") ? absolute($0) : $0 })
         }
         let path: String
         if let phonebook {

@@ -72,7 +72,7 @@ struct DaemonDiscoveryTests {
         }
     }
 
-    @Test("Device= gives a name, a by-id link or a name in other case, and the dial reaches that modem; a port in a call is not probed again")
+    @Test("Device= gives a name, a by-id link or a name in other case (rasdial --device a name), and the dial reaches that modem; a port in a call is not probed again")
     func dialByName() async throws {
         try await DaemonHarness.run(bindings: Self.bindings) { daemon in
             let initialUSR = try await daemon.next("device", after: 0) { $0.change?.device.path == "/dev/ttyACM0" }
@@ -107,16 +107,20 @@ struct DaemonDiscoveryTests {
                 let dial = try await daemon.rasdial([entry, "--phonebook", phonebook])
                 #expect(dial.status == 0, "\(entry): \(dial.stdout)\(dial.stderr)")
             }
+            // Without an entry, by name: the EC25's other AT port.
+            let byName = try await daemon.rasdial(["--device", "Quectel_EC25_867962041234567-if02", "--phone", "5550001"])
+            #expect(byName.status == 0, "\(byName.stdout)\(byName.stderr)")
             let client = try await RASClient.connect(socketPath: daemon.socket)
             let connections = try await client.enumConnections()
             await client.close()
-            #expect(connections.map(\.entryName) == ["USR", "ByLink", "Cellular"])
+            #expect(connections.map(\.entryName) == ["USR", "ByLink", "Cellular", ".5550001"])
             #expect(connections.allSatisfy { $0.state == .connected })
             #expect(connections.first?.deviceName == Self.usrName)
+            #expect(connections.last?.deviceName == "Quectel_EC25_867962041234567-if02")
 
             let hangUp = try await daemon.rasdial(["--disconnect"])
             #expect(hangUp.status == 0, "\(hangUp.stdout)\(hangUp.stderr)")
-            #expect(hangUp.lines.filter { $0.hasPrefix("Disconnected") }.count == 3)
+            #expect(hangUp.lines.filter { $0.hasPrefix("Disconnected") }.count == 4)
         }
     }
 
