@@ -244,8 +244,9 @@ struct ConnectionManagerTests {
         #expect(seen.last?.state == .connected)
         let mark = lab.bank.modems[0].transcriptMark
         #expect(try await lab.hangUpAndWait(handle) != nil)
-        let events = lab.bank.modems[0].events(after: mark)
-        #expect(events.contains { $0.hasPrefix("slave-closed hupcl=yes") }, "closed with HUPCL: \(events)")
+        // The modem's sampler notices the close a moment after the handle is gone.
+        let closed = await lab.bank.modems[0].waitForEvent("slave-closed", after: mark, timeout: .seconds(5))
+        #expect(closed == "slave-closed hupcl=yes", "closed with HUPCL: \(lab.bank.modems[0].events(after: mark))")
         await lab.finish()
     }
 
