@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "fakemodem",
-            dependencies: ["FakeModem", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["FakeModem", "Serial", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "dial-bench",
@@ -80,6 +80,9 @@ let package = Package(
             name: "rasdial",
             dependencies: [
                 "RASService", "RAS", "Serial",
+                // Not linked: built alongside, so that `swift run rasdial` finds the rasmand
+                // it starts and the fakemodem its --demo runs next to it.
+                "rasmand", "fakemodem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

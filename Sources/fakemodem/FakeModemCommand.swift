@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import FakeModem
+import Serial
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -105,7 +106,8 @@ struct FakeModemCommand: AsyncParsableCommand {
         }
         for modem in bank.modems { say("ready \(modem.slavePath)\n", to: .standardOutput) }
 
-        await termination.wait()
+        _ = await termination.next()
+        termination.stop()
         await bank.stop()
         removeLinks(links, bank: bank)
     }
@@ -163,29 +165,4 @@ struct FakeModemCommand: AsyncParsableCommand {
 struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// SIGINT and SIGTERM, delivered through Dispatch instead of killing the process.
-final class TerminationSignals {
-    private let stream: AsyncStream<Int32>
-    private let sources: [any DispatchSourceSignal]
-
-    init() {
-        let queue = DispatchQueue(label: "fakemodem signals")
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        sources = [SIGINT, SIGTERM].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler { continuation.yield(signalNumber) }
-            source.resume()
-            return source
-        }
-    }
-
-    /// Returns once SIGINT or SIGTERM has arrived.
-    func wait() async {
-        for await _ in stream { break }
-        for source in sources { source.cancel() }
-    }
 }

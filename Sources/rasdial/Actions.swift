@@ -1,6 +1,7 @@
 import Foundation
 import RAS
 import RASService
+import Serial
 
 /// The forms of `rasdial`, each against the daemon at ``socketPath``.
 struct Actions: Sendable {

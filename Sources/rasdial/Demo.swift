@@ -1,6 +1,7 @@
 import Foundation
 import RAS
 import RASService
+import Serial
 import Synchronization
 
 /// `rasdial --demo`: the whole stack with nothing installed or configured. In a new
