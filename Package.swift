@@ -41,7 +41,6 @@ let package = Package(
         .target(
             name: "RASService",
             dependencies: ["RAS", "Serial", .product(name: "Logging", package: "swift-log")],
-            exclude: ["PROTOCOL.md"],
             swiftSettings: strict),
         .target(
             name: "FakeModem",
@@ -86,7 +85,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["USAGE.md"],
             swiftSettings: strict),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(

@@ -4,7 +4,7 @@ import RAS
 import RASService
 
 /// `rasdial`: dial, list, hang up and watch RAS connections served by `rasmand`, in the
-/// manner of Windows' `rasdial.exe` with Linux-style flags. USAGE.md has every form.
+/// manner of Windows' `rasdial.exe` with Linux-style flags. README.md has every form.
 struct RasDialCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rasdial",

@@ -1,0 +1,38 @@
+import FakeModem
+import Foundation
+import RAS
+import RASService
+import Testing
+import TestSupport
+
+/// README.md's "Use it from Swift" example, as written there — except that the manager
+/// takes a private lock directory, so the test touches nothing outside its temp folder.
+@Suite("README example")
+struct ReadmeExampleTests {
+    @Test("dial the fake modem in-process and hang up following the RAS rules")
+    func readmeExample() async throws {
+        let locks = try TestSupport.temporaryDirectory("readme")
+        defer { TestSupport.remove(locks) }
+        var seen: [RasDialNotification] = []
+
+        let bank = try FakeModemBank()                     // a fake modem on a pty
+        try await bank.start()
+        let ras: any RasService = ConnectionManager(configuration: .init(lockDirectory: locks.path))
+
+        let dial = try await ras.dial(.number("5551234", device: bank.modems[0].slavePath))
+        for await notification in dial.notifications {     // the RAS notifier
+            seen.append(notification)
+            if notification.state == .connected || notification.state == .disconnected { break }
+        }
+        try await ras.hangUp(dial.handle)                  // a failed dial must be hung up too
+        while true {                                       // gone only once status answers 6
+            do { _ = try await ras.connectStatus(dial.handle) } catch { if error == .invalidHandle { break } }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(!bank.modems[0].isOffHook)
+        await bank.stop()
+
+        #expect(seen.map(\.state) == [.openPort, .portOpened, .connectDevice, .deviceConnected, .allDevicesConnected, .connected])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: locks.path).isEmpty)
+    }
+}
