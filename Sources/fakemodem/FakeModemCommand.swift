@@ -3,9 +3,6 @@ import Dispatch
 import FakeModem
 import Serial
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `fakemodem`: serves fake Hayes modems on pseudo-terminals until SIGINT or SIGTERM.
 @main
