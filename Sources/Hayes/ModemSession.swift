@@ -73,6 +73,8 @@ public enum OnlineEnd: Sendable, Equatable {
     case carrierLost
     /// The device is gone (unplugged: hang-up and the device node vanished, or `EIO`).
     case deviceGone(SerialError)
+    /// No byte arrived for the idle limit (the modem is still online).
+    case idle
 }
 
 /// What a hang-up did.
@@ -351,13 +353,19 @@ public actor ModemSession {
     // MARK: Online
 
     /// Waits while online until the connection ends by itself: the carrier is lost
-    /// (`NO CARRIER`, carrier-detect dropped, or a hang-up with the device still present)
-    /// or the device is gone (unplugged). Data received meanwhile is counted and dropped.
+    /// (`NO CARRIER`, carrier-detect dropped, or a hang-up with the device still present),
+    /// the device is gone (unplugged), or — with an `idleLimit` — no byte arrived for that
+    /// long. Data received meanwhile is counted and dropped.
     ///
     /// - Throws: ``ModemError/cancelled`` when the task is cancelled (our own hang-up).
-    public func waitForDisconnect() async throws(ModemError) -> OnlineEnd {
+    public func waitForDisconnect(idleLimit: Duration? = nil) async throws(ModemError) -> OnlineEnd {
         let watchesCarrier = (try? port.modemLines()) != nil
+        var lastData = ContinuousClock.now
         while true {
+            if let idleLimit, lastData.duration(to: .now) >= idleLimit {
+                logger.info("idle", metadata: ["seconds": "\(idleLimit)"])
+                return .idle
+            }
             let bytes: [UInt8]
             do {
                 bytes = try await port.read(deadline: .now + timing.carrierPoll)
@@ -368,6 +376,7 @@ public actor ModemSession {
                 return port.deviceIsPresent ? .carrierLost : .deviceGone(error)
             }
             bytesReceived += bytes.count
+            if !bytes.isEmpty { lastData = .now }
             for line in decoder.feed(bytes) where line.response == .final(.noCarrier) {
                 mode = .command
                 logger.info("carrier lost", metadata: ["bytes": "\(bytesReceived)"])

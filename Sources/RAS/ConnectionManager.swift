@@ -365,13 +365,15 @@ public actor ConnectionManager: RasService {
     }
 
     private func watchCarrier(_ handle: RasConnectionHandle) {
-        guard let session = connections[handle]?.session else { return }
+        guard let connection = connections[handle], let session = connection.session else { return }
+        let idleLimit = connection.plan.settings.idleDisconnect
         startWork(handle) {
             let end: OnlineEnd
-            do { end = try await session.waitForDisconnect() } catch { return }
+            do { end = try await session.waitForDisconnect(idleLimit: idleLimit) } catch { return }
             switch end {
             case .carrierLost: await self.apply(.carrierLost, to: handle)
             case .deviceGone: await self.apply(.deviceFailed, to: handle)
+            case .idle: await self.apply(.idleTimeout, to: handle)
             }
         }
     }

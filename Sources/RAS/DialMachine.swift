@@ -132,6 +132,9 @@ public enum DialMachine {
         case teardownComplete
         /// The carrier dropped while connected (DCD low, EOF, `NO CARRIER`) → 629.
         case carrierLost
+        /// No data passed for the entry's `IdleDisconnectSeconds` while connected → 828;
+        /// the release hangs the modem up.
+        case idleTimeout
         /// The device failed (unplug, EIO) in a live phase → 630.
         case deviceFailed
         /// The port is closed and unlocked (answer to ``Effect/releasePort``; also accepted for
@@ -245,6 +248,8 @@ extension DialMachine.State {
             return [.notify(.connectDevice, nil), .initializeModem]
         case (.connected, .carrierLost):
             return fail(.remoteDisconnection)
+        case (.connected, .idleTimeout):
+            return fail(.idleTimeout)
         case (let live, .deviceFailed) where live.isLive:
             return fail(.hardwareFailure, preceded: live == .waitingToRedial ? [.cancelRedial] : [])
         case (_, .hangUpRequested):

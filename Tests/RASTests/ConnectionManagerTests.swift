@@ -204,6 +204,28 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
+    @Test("IdleDisconnectSeconds: a silent line is hung up with 828 and the modem goes on-hook")
+    func idleDisconnect() async throws {
+        let lab = try await ModemLab(otherwise: CallOutcome(delay: .milliseconds(20), kind: .connect(ConnectSpec(
+            result: ResultCode(text: "CONNECT 9600", code: 1), data: .silent))))
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        try "[Idle]\nPort=\(lab.port())\nPhoneNumber=5551234\nIdleDisconnectSeconds=1\n".write(toFile: pbk, atomically: true, encoding: .utf8)
+        let dial = try await lab.manager.dial(.entry("Idle", phonebookPath: pbk))
+        var seen: [RasDialNotification] = []
+        for await notification in dial.notifications {
+            seen.append(notification)
+            if notification.state == .disconnected { break }
+        }
+        #expect(seen.contains { $0.state == .connected })
+        #expect(seen.last?.error?.code == 828)
+        #expect(await TestSupport.eventually { !lab.bank.modems[0].isOffHook }, "the release hung the modem up")
+        #expect(try await lab.manager.connectStatus(dial.handle).error == .idleTimeout)
+        try await lab.hangUpAndWait(dial.handle)
+        TestSupport.remove(dir)
+        await lab.finish()
+    }
+
     @Test("the modem unplugged mid-call: Disconnected 630, no hang, nothing leaked")
     func unplugMidCall() async throws {
         let lab = try await ModemLab(otherwise: CallOutcome(delay: .milliseconds(20), kind: .connect(ConnectSpec(

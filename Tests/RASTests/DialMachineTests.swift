@@ -56,7 +56,7 @@ enum Fixture: String, CaseIterable, Sendable {
 /// Every event kind, with representative payloads.
 enum EventCase: String, CaseIterable, Sendable {
     case start, portOpened, portFailed, modemReady, modemFailed, connect, busy, noCarrier, redialTimerFired,
-         hangUpRequested, teardownComplete, carrierLost, deviceFailed, portClosed
+         hangUpRequested, teardownComplete, carrierLost, idleTimeout, deviceFailed, portClosed
 
     fileprivate var event: Event {
         switch self {
@@ -72,6 +72,7 @@ enum EventCase: String, CaseIterable, Sendable {
         case .hangUpRequested: .hangUpRequested
         case .teardownComplete: .teardownComplete
         case .carrierLost: .carrierLost
+        case .idleTimeout: .idleTimeout
         case .deviceFailed: .deviceFailed
         case .portClosed: .portClosed
         }
@@ -116,6 +117,7 @@ private let transitions: [Fixture: [EventCase: (DialMachine.Phase, [Effect])]] =
     .connected: [
         .hangUpRequested: (.hangingUp, [.hangUpModem]),
         .carrierLost: (.releasingPort, [.notify(.disconnected, .remoteDisconnection), .releasePort]),
+        .idleTimeout: (.releasingPort, [.notify(.disconnected, .idleTimeout), .releasePort]),
         .deviceFailed: (.releasingPort, [.notify(.disconnected, .hardwareFailure), .releasePort]),
     ],
     .releasingPort: [
