@@ -25,7 +25,8 @@ public actor ConnectionManager: RasService {
         public var resolveDevice: @Sendable (String) async -> String?
         /// Port paths of modems an entry-less dial without a device may use, in order.
         public var availableDevices: @Sendable () async -> [String]
-        /// The devices ``ConnectionManager/enumDevices()`` lists.
+        /// The devices ``ConnectionManager/enumDevices()`` lists; a connection on one of them
+        /// takes its device name (RAS's `szDeviceName`) from here.
         public var listDevices: @Sendable () async -> [RasDevice]
 
         /// A configuration; by default names resolve to nothing and no modem is known, so
@@ -126,11 +127,23 @@ public actor ConnectionManager: RasService {
         if let path, let holder = portOwners[path] {
             throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by connection \(holder)")
         }
+        // The device's own name, however the dial named it (a link, another case, a path).
+        let names = [plan.settings.device, plan.settings.port].compactMap { $0 }
+        let listed = path == nil ? nil : await configuration.listDevices().first { device in
+            names.contains(where: device.answers(to:)) || SerialPort.canonicalPath(device.path) == path
+        }
+        guard !shuttingDown else {
+            throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
+        }
+        if let path, let holder = portOwners[path] {
+            throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by connection \(holder)")
+        }
         lastHandle += 1
         let handle = RasConnectionHandle(rawValue: lastHandle)
         connections[handle] = Connection(
             handle: handle, plan: plan, dialString: dialString, owner: owner, portPath: path,
-            deviceName: plan.settings.device ?? path ?? "", machine: DialMachine.State(settings: plan.settings))
+            deviceName: listed?.deviceName ?? plan.settings.device ?? path ?? "",
+            machine: DialMachine.State(settings: plan.settings))
         if let path { portOwners[path] = handle }
         let notifications = subscribe(handle) ?? AsyncStream { $0.finish() }
         apply(.start, to: handle)

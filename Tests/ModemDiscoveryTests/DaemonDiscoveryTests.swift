@@ -117,6 +117,9 @@ struct DaemonDiscoveryTests {
             #expect(connections.allSatisfy { $0.state == .connected })
             #expect(connections.first?.deviceName == Self.usrName)
             #expect(connections.last?.deviceName == "Quectel_EC25_867962041234567-if02")
+            // Named by a link or in another case, a connection still shows the device's own name.
+            #expect(connections[1].deviceName == "FTDI_FT232R_USB_UART_AH01K7QZ-if00", "\(connections[1])")
+            #expect(connections[2].deviceName == Self.cellularDataName, "\(connections[2])")
 
             let hangUp = try await daemon.rasdial(["--disconnect"])
             #expect(hangUp.status == 0, "\(hangUp.stdout)\(hangUp.stderr)")
