@@ -106,11 +106,19 @@ public actor ConnectionManager: RasService {
     /// ``dial(_:)`` on behalf of the user `owner` (the daemon passes its peer's uid): only
     /// that user and root may hang the connection up.
     public func dial(_ parameters: RasDialParameters, owner: UInt32) async throws(RasError) -> RasDialHandle {
+        let plan = try parameters.resolve(searchPath: configuration.searchPath)
+        let dialString = try Self.dialString(for: plan.settings)
+        // Look the device up first: the checks below must see the table as it is when the
+        // connection is inserted, with no suspension in between.
+        let path = await devicePath(for: plan.settings)
+        let names = [plan.settings.device, plan.settings.port].compactMap { $0 }
+        let listed = path == nil ? nil : await configuration.listDevices().first { device in
+            // The device's own name, however the dial named it (a link, another case, a path).
+            names.contains(where: device.answers(to:)) || SerialPort.canonicalPath(device.path) == path
+        }
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
-        let plan = try parameters.resolve(searchPath: configuration.searchPath)
-        let dialString = try Self.dialString(for: plan.settings)
         if let existing = connections.values.first(where: {
             PhonebookEntry.namesMatch($0.plan.entryName, plan.entryName) && $0.machine.phase.isLive
         }) {
@@ -119,21 +127,6 @@ public actor ConnectionManager: RasService {
             }
             // RAS answers a dial of a connected entry with that connection.
             return RasDialHandle(handle: existing.handle, notifications: subscribe(existing.handle) ?? AsyncStream { $0.finish() })
-        }
-        let path = await devicePath(for: plan.settings)
-        guard !shuttingDown else {
-            throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
-        }
-        if let path, let holder = portOwners[path] {
-            throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by connection \(holder)")
-        }
-        // The device's own name, however the dial named it (a link, another case, a path).
-        let names = [plan.settings.device, plan.settings.port].compactMap { $0 }
-        let listed = path == nil ? nil : await configuration.listDevices().first { device in
-            names.contains(where: device.answers(to:)) || SerialPort.canonicalPath(device.path) == path
-        }
-        guard !shuttingDown else {
-            throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
         if let path, let holder = portOwners[path] {
             throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by connection \(holder)")
