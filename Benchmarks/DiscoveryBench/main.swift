@@ -180,6 +180,6 @@ func run() async throws {
 do {
     try await run()
 } catch {
-    FileHandle.standardError.write(Data("discovery-bench: \(error)\n".utf8))
+    try? FileHandle.standardError.write(contentsOf: Data("discovery-bench: \(error)\n".utf8))
     exit(1)
 }

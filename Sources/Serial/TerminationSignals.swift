@@ -37,6 +37,13 @@ public final class TerminationSignals {
         for source in sources { source.cancel() }
     }
 
+    /// Makes a write to a closed pipe or socket an `EPIPE` error instead of a SIGPIPE that
+    /// kills the process — e.g. `rasdial --demo | head`, which must still stop the
+    /// processes it started.
+    public static func ignoreBrokenPipe() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
     /// The conventional name, e.g. `SIGTERM`.
     public static func name(_ number: Int32) -> String {
         switch number {

@@ -74,6 +74,7 @@ struct FakeModemCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        TerminationSignals.ignoreBrokenPipe()
         // Watch for the signals before anything can be announced, so none is missed.
         let termination = TerminationSignals()
         var exchange = Scenario.default
@@ -154,7 +155,7 @@ struct FakeModemCommand: AsyncParsableCommand {
     }
 
     private func say(_ text: String, to handle: FileHandle) {
-        handle.write(Data(text.utf8))
+        try? handle.write(contentsOf: Data(text.utf8))
     }
 }
 

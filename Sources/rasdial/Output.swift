@@ -22,7 +22,7 @@ struct Output: Sendable {
     /// A text line on stderr (text mode only): progress notes that are not results.
     func note(_ line: String) {
         guard !json else { return }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// A state change of a dial: `OpenPort (0)`, `ConnectDevice (2) error 676`, or the status object.
@@ -90,7 +90,7 @@ struct Output: Sendable {
         if json {
             write(Self.encode(ErrorRecord(error)))
         } else {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            try? FileHandle.standardError.write(contentsOf: Data((error.description + "\n").utf8))
         }
     }
 
@@ -110,7 +110,7 @@ struct Output: Sendable {
     }
 
     private func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 
     static func encode(_ value: some Encodable) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RAS
 import RASService
+import Serial
 
 /// `rasdial`: dial, list, hang up and watch RAS connections served by `rasmand`, in the
 /// manner of Windows' `rasdial.exe` with Linux-style flags. README.md has every form.
@@ -177,12 +178,13 @@ func absolute(_ path: String) -> String {
 @main
 enum RasDialMain {
     static func main() async {
+        TerminationSignals.ignoreBrokenPipe()
         let command: RasDialCommand
         do {
             command = try RasDialCommand.parse()
         } catch {
             if RasDialCommand.exitCode(for: error) == .success { RasDialCommand.exit(withError: error) }
-            FileHandle.standardError.write(Data((RasDialCommand.fullMessage(for: error) + "\n").utf8))
+            try? FileHandle.standardError.write(contentsOf: Data((RasDialCommand.fullMessage(for: error) + "\n").utf8))
             RasDialCommand.exit(withError: ExitCode(2))
         }
         do {

@@ -141,7 +141,7 @@ struct RasmandCommand: AsyncParsableCommand {
             "lockDirectory": "\(lockDirectory ?? UUCPLock.defaultDirectory() ?? "none")",
             "discovery": "\(discovering)",
         ])
-        FileHandle.standardOutput.write(Data("ready \(socketPath)\n".utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data("ready \(socketPath)\n".utf8))
 
         let signal = await signals.next()
         logger.notice("shutting down: hanging up every connection", metadata: ["signal": "\(TerminationSignals.name(signal))"])
@@ -184,6 +184,7 @@ struct RasmandCommand: AsyncParsableCommand {
 enum RasmandMain {
     /// Parses (a bad command line exits 2, as rasdial's does) and runs.
     static func main() async {
+        TerminationSignals.ignoreBrokenPipe()
         var command: RasmandCommand
         do {
             command = try RasmandCommand.parse()
@@ -203,5 +204,5 @@ enum RasmandMain {
 
 /// Prints a message on stderr as `rasmand: message`.
 func complain(_ message: String) {
-    FileHandle.standardError.write(Data("rasmand: \(message)\n".utf8))
+    try? FileHandle.standardError.write(contentsOf: Data("rasmand: \(message)\n".utf8))
 }

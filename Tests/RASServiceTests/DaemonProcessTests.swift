@@ -403,6 +403,34 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test("rasdial --demo | head: a reader that goes away does not leave the demo's processes behind")
+    func demoSurvivesAClosedStdout() async throws {
+        let process = Process()
+        process.executableURL = try Binaries.url("rasdial")
+        process.arguments = ["--demo"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var first = Data()
+        while !first.contains(10) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first += chunk
+        }
+        try output.fileHandleForReading.close()       // like `| head -1`
+        let folder = try #require(String(decoding: first, as: UTF8.self).split(separator: "\n").first?
+            .components(separatedBy: " in ").last)
+        #expect(await TestSupport.eventually(timeout: .seconds(30)) { !process.isRunning }, "rasdial finished")
+        #expect(process.terminationReason == .exit, "rasdial was not killed by SIGPIPE")
+        #expect(!FileManager.default.fileExists(atPath: folder), "the demo cleaned up \(folder)")
+        let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
+            guard Int(entry) != nil, let command = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8) else { return false }
+            return command.contains(folder)
+        }
+        #expect(children.isEmpty, "no fakemodem or rasmand of this demo still runs: \(children)")
+    }
+
     @Test func demoRunsTheWholeStack() async throws {
         try await Bench.run("demo") { bench in
             let demo = try await bench.rasdial(["--demo"])
