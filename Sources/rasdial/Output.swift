@@ -33,38 +33,33 @@ struct Output: Sendable {
 
     /// The connections as a table, or one object each.
     func connections(_ connections: [RasConnection]) {
-        guard !json else {
-            connections.forEach(object)
-            return
-        }
-        guard !connections.isEmpty else {
-            write("No connections")
-            return
-        }
-        let rows = [["HANDLE", "ENTRY", "TYPE", "DEVICE", "STATE"]] + connections.map { connection in
+        list(connections, none: "No connections", header: ["HANDLE", "ENTRY", "TYPE", "DEVICE", "STATE"]) { connection in
             [connection.handle.description, connection.entryName, connection.deviceType.rawValue, connection.deviceName,
              connection.state.description + (connection.error.map { " error \($0.code)" } ?? "")]
         }
-        table(rows)
     }
 
     /// The devices as a table (name, type, path, the modem's identity, whether it was
     /// probed and what the probe found), or one object each.
     func devices(_ devices: [RasDevice]) {
-        guard !json else {
-            devices.forEach(object)
-            return
-        }
-        guard !devices.isEmpty else {
-            write("No devices")
-            return
-        }
-        let rows = [["DEVICE", "TYPE", "PATH", "IDENTITY", "PROBED"]] + devices.map { device in
+        list(devices, none: "No devices", header: ["DEVICE", "TYPE", "PATH", "IDENTITY", "PROBED"]) { device in
             let identity = [device.manufacturer, device.model].compactMap { $0 }.joined(separator: " ")
             return [device.deviceName, device.deviceType.rawValue, device.path, identity.isEmpty ? "-" : identity,
                     device.probed ? "yes (\(device.probe.rawValue))" : "no"]
         }
-        table(rows)
+    }
+
+    /// Records as one object each (JSON), or a table under `header`, or `none` when empty.
+    private func list<Item: Encodable>(_ items: [Item], none: String, header: [String], row: (Item) -> [String]) {
+        guard !json else {
+            items.forEach(object)
+            return
+        }
+        guard !items.isEmpty else {
+            write(none)
+            return
+        }
+        table([header] + items.map(row))
     }
 
     /// One connection's status, as `Key: value` lines or one object.

@@ -39,14 +39,7 @@ struct ReadinessWaiterTests {
     func cancellation() async throws {
         let pipe = try Pipe()
         let waiter = ReadinessWaiter(fd: pipe.read, label: "pipe")
-        let wait = Task { () -> SerialError? in
-            do throws(SerialError) {
-                _ = try await waiter.waitReadable(deadline: nil)
-                return nil
-            } catch {
-                return error
-            }
-        }
+        let wait = Self.waitWithoutDeadline(waiter)
         try await Task.sleep(for: .milliseconds(50))
         wait.cancel()
         #expect(await wait.value == SerialError.cancelled(operation: "wait readable", path: "pipe"))
@@ -57,14 +50,7 @@ struct ReadinessWaiterTests {
     func invalidation() async throws {
         let pipe = try Pipe()
         let waiter = ReadinessWaiter(fd: pipe.read, label: "pipe")
-        let wait = Task { () -> SerialError? in
-            do throws(SerialError) {
-                _ = try await waiter.waitReadable(deadline: nil)
-                return nil
-            } catch {
-                return error
-            }
-        }
+        let wait = Self.waitWithoutDeadline(waiter)
         try await Task.sleep(for: .milliseconds(50))
         waiter.invalidate()
         #expect(await wait.value == SerialError.closed(path: "pipe"))
@@ -73,4 +59,17 @@ struct ReadinessWaiterTests {
             _ = try await waiter.waitReadable(deadline: .now + .seconds(1))
         }
     }
+
+    /// A task that waits on `waiter` with no deadline and returns the error that ended it.
+    private static func waitWithoutDeadline(_ waiter: ReadinessWaiter) -> Task<SerialError?, Never> {
+        Task {
+            do throws(SerialError) {
+                _ = try await waiter.waitReadable(deadline: nil)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
 }
