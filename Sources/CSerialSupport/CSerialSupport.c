@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/sysmacros.h>
 #include "CSerialSupport.h"
 
 int csupport_posix_openpt(int flags) { return posix_openpt(flags); }
@@ -23,6 +24,16 @@ int csupport_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int 
     *gid = cred.gid;
     return 0;
 }
+
+int csupport_peer_groups(int fd, unsigned int *groups, int max) {
+    if (max < 0) { errno = EINVAL; return -1; }
+    socklen_t len = (socklen_t)(sizeof(gid_t) * (size_t)max);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return -1;
+    return (int)(len / sizeof(gid_t));
+}
+
+unsigned int csupport_major(unsigned long device) { return major((dev_t)device); }
+unsigned int csupport_minor(unsigned long device) { return minor((dev_t)device); }
 
 static int fill_address(struct sockaddr_un *address, const char *path) {
     size_t length = strlen(path);

@@ -9,6 +9,12 @@ int csupport_unlockpt(int fd);
 int csupport_ptsname_r(int fd, char *buf, unsigned long len);
 /* SO_PEERCRED of a connected Unix socket; 0 or -1 with errno. */
 int csupport_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
+/* SO_PEERGROUPS of a connected Unix socket (Linux 4.13+): the peer's supplementary groups
+   when it connected. Returns how many (at most max are stored) or -1 with errno. */
+int csupport_peer_groups(int fd, unsigned int *groups, int max);
+/* Major and minor numbers of a dev_t. */
+unsigned int csupport_major(unsigned long device);
+unsigned int csupport_minor(unsigned long device);
 /* Binds/connects an AF_UNIX stream socket to a path; -1 with errno (ENAMETOOLONG if it
    does not fit sun_path). */
 int csupport_unix_bind(int fd, const char *path);
