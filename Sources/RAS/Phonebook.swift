@@ -1,4 +1,5 @@
 import Foundation
+import Serial
 
 /// A RAS phonebook (`.pbk`): an INI file with one `[Entry Name]` section per entry.
 ///
@@ -47,17 +48,27 @@ public struct Phonebook: Sendable, Equatable {
         self = try PhonebookParser(source: source).parse(Array(data))
     }
 
+    /// The largest phonebook read: 4 MiB.
+    public static let maximumFileBytes = SafeFile.defaultReadLimit
+
     /// Reads and parses the phonebook at `path`.
-    /// - Throws: 621 ``RasError/cannotOpenPhonebook`` when the file is missing or unreadable
-    ///   (the detail names the path), and the errors of ``init(data:source:)``.
-    public static func load(from path: String) throws(RasError) -> Phonebook {
-        let data: Data
+    ///
+    /// The file is opened without blocking and must be a regular file: a FIFO, a device
+    /// (`/dev/zero`), a folder or a socket is refused before anything is read. With a
+    /// `requester` (the daemon reading on a client's behalf), the file must be readable by it
+    /// through its permission bits, and every folder on the way searchable; a link is
+    /// resolved first and the file actually opened must be the one checked.
+    /// - Throws: 621 ``RasError/cannotOpenPhonebook`` when the file is missing, unreadable,
+    ///   not a regular file or larger than ``maximumFileBytes`` (the detail names the path and
+    ///   why), and the errors of ``init(data:source:)``.
+    public static func load(from path: String, requester: PeerCredentials? = nil) throws(RasError) -> Phonebook {
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try SafeFile.readRegularFile(path, maxBytes: maximumFileBytes, requester: requester)
         } catch {
-            throw RasError.cannotOpenPhonebook.with(detail: "\(path): \(Self.reason(error))")
+            throw RasError.cannotOpenPhonebook.with(detail: Self.reason(error, path: path))
         }
-        return try Phonebook(data: data, source: path)
+        return try Phonebook(data: Data(bytes), source: path)
     }
 
     // MARK: Entries
@@ -150,7 +161,7 @@ public struct Phonebook: Sendable, Equatable {
                 try fileManager.setAttributes([.posixPermissions: permissions], ofItemAtPath: path)
             }
         } catch {
-            throw RasError.cannotOpenPhonebook.with(detail: "cannot write \(path): \(Self.reason(error))")
+            throw RasError.cannotOpenPhonebook.with(detail: "cannot write \(path): \(Self.writeReason(error))")
         }
     }
 
@@ -170,7 +181,27 @@ public struct Phonebook: Sendable, Equatable {
         try phonebook.write(to: path)
     }
 
-    private static func reason(_ error: any Error) -> String {
+    /// Why a phonebook could not be read, naming the path.
+    private static func reason(_ error: SerialError, path: String) -> String {
+        switch error {
+        case .system(_, _, let errno) where errno == .noSuchFileOrDirectory:
+            return "\(path): no such file"
+        case .system(_, _, let errno) where errno == .permissionDenied:
+            return "\(path): permission denied"
+        case .system(_, _, let errno) where errno == .isDirectory:
+            return "\(path) is a directory, not a phonebook"
+        case .notRegularFile(_, let kind):
+            return "\(path) is a \(kind), not a phonebook file; it was not read"
+        case .tooLarge(_, let limit):
+            return "\(path) is larger than \(limit) bytes; it is not a phonebook"
+        case .notPermitted(_, let reason):
+            return "\(path): permission denied (\(reason))"
+        default:
+            return error.description
+        }
+    }
+
+    private static func writeReason(_ error: any Error) -> String {
         if let cocoa = error as? CocoaError {
             switch cocoa.code {
             case .fileReadNoSuchFile, .fileNoSuchFile: return "no such file"

@@ -1,4 +1,5 @@
 import Foundation
+import Serial
 
 /// One entry as `RasEnumEntries` lists it (`RASENTRYNAME`).
 public struct RasEntryName: Sendable, Hashable, Codable {
@@ -76,25 +77,27 @@ public struct PhonebookSearchPath: Sendable {
 
     /// Lists entries (`RasEnumEntries`): those of `phonebookPath`, or with `nil` those of every
     /// existing default phonebook (user first). No phonebook at all gives an empty list.
+    /// `requester`: the user the files are read for (see ``Phonebook/load(from:requester:)``).
     /// - Throws: 621 when `phonebookPath` cannot be read; 622 and 625 for a bad file.
-    public func enumerateEntries(phonebookPath: String? = nil) throws(RasError) -> [RasEntryName] {
+    public func enumerateEntries(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> [RasEntryName] {
         var result: [RasEntryName] = []
         for (path, scope) in phonebooks(phonebookPath) {
-            let phonebook = try Phonebook.load(from: path)
+            let phonebook = try Phonebook.load(from: path, requester: requester)
             result += phonebook.entryNames.map { RasEntryName(name: $0, phonebookPath: path, scope: scope) }
         }
         return result
     }
 
     /// Finds the entry `name` (case ignored) in `phonebookPath`, or with `nil` in the first
-    /// existing default phonebook that has it.
+    /// existing default phonebook that has it, reading the files for `requester` (see
+    /// ``Phonebook/load(from:requester:)``).
     /// - Throws: 623 ``RasError/cannotFindPhonebookEntry`` naming the files searched; 621, 622
     ///   and 625 for a file that cannot be read.
-    public func locateEntry(named name: String, phonebookPath: String? = nil)
+    public func locateEntry(named name: String, phonebookPath: String? = nil, requester: PeerCredentials? = nil)
         throws(RasError) -> (entry: PhonebookEntry, phonebookPath: String) {
         let searched = phonebooks(phonebookPath)
         for (path, _) in searched {
-            let phonebook = try Phonebook.load(from: path)
+            let phonebook = try Phonebook.load(from: path, requester: requester)
             if phonebook.contains(entryNamed: name) { return (try phonebook.entry(named: name), path) }
         }
         let places = searched.isEmpty
