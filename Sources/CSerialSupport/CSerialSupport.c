@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/sysmacros.h>
+#include <sys/epoll.h>
 #include "CSerialSupport.h"
 
 int csupport_posix_openpt(int flags) { return posix_openpt(flags); }
@@ -57,3 +58,28 @@ int csupport_unix_connect(int fd, const char *path) {
 }
 
 int csupport_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+int csupport_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int csupport_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof(event));
+    event.events = events;
+    event.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int csupport_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events, int max, int timeout) {
+    struct epoll_event buffer[256];
+    if (max > 256) max = 256;
+    int count = epoll_wait(epfd, buffer, max, timeout);
+    for (int i = 0; i < count; i++) {
+        tokens[i] = buffer[i].data.u64;
+        events[i] = buffer[i].events;
+    }
+    return count;
+}
+
+int csupport_epoll_add(void) { return EPOLL_CTL_ADD; }
+int csupport_epoll_mod(void) { return EPOLL_CTL_MOD; }
+int csupport_epoll_del(void) { return EPOLL_CTL_DEL; }

@@ -149,12 +149,13 @@ public final class SerialPort: Sendable {
 
     // MARK: Reading and writing
 
-    /// Reads what is available, waiting until at least one byte arrives or `deadline` passes.
+    /// Reads what is available, waiting until at least one byte arrives or `deadline` passes
+    /// (`nil`: no deadline; the wait ends with data, a hang-up, a close or cancellation).
     ///
     /// - Returns: 1…`maxCount` bytes, or an empty array when the deadline passed first.
     /// - Throws: `.hangUp` when the device hung up (end of file, `EIO`, or `POLLHUP` with
     ///   nothing to read), `.closed`, `.cancelled` if the task was cancelled.
-    public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant) async throws(SerialError) -> [UInt8] {
+    public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
         while true {
             if let bytes = try readNow(maxCount: maxCount) { return bytes }
             let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)

@@ -21,4 +21,13 @@ int csupport_unix_bind(int fd, const char *path);
 int csupport_unix_connect(int fd, const char *path);
 /* accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK. */
 int csupport_accept(int fd);
+/* epoll, which Swift's Glibc module leaves out. The event's data is a 64-bit token.
+   csupport_epoll_wait stores up to max (token, events) pairs; returns the count or -1. */
+int csupport_epoll_create(void);
+int csupport_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token);
+int csupport_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events, int max, int timeout);
+/* EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL. */
+int csupport_epoll_add(void);
+int csupport_epoll_mod(void);
+int csupport_epoll_del(void);
 #endif
