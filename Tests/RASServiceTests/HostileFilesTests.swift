@@ -117,3 +117,36 @@ struct HostileFilesTests {
         if fd >= 0 { close(fd) }
     }
 }
+
+/// A daemon whose standard error nobody reads keeps serving (issue 10: it stopped in write(2)).
+@Suite(.timeLimit(.minutes(2)))
+struct BlockedLogTests {
+    @Test func aLogNobodyReadsDoesNotStopDials() async throws {
+        try await Bench.run("blocked-log") { bench in
+            let modems = try await bench.startFakeModems()
+            let daemon = Process()
+            daemon.executableURL = try Binaries.url("rasmand")
+            daemon.arguments = bench.daemonArguments.map { $0 == "debug" ? "trace" : $0 } + ["--device", modems.links[0]]
+            let stderr = Pipe()
+            // A 4 KiB pipe nobody reads: a few dials' worth of trace lines fill it.
+            _ = fcntl(stderr.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+            daemon.standardError = stderr
+            daemon.standardOutput = FileHandle.nullDevice
+            try daemon.run()
+            defer {
+                daemon.terminate()
+                _ = try? stderr.fileHandleForReading.readToEnd()
+                daemon.waitUntilExit()
+            }
+            #expect(await TestSupport.eventually(timeout: .seconds(20)) { UnixSocketListener.isListening(path: bench.socket) })
+            let client = try await bench.client()
+            for round in 0..<12 {
+                let dial = try await client.dial(.number("555\(1000 + round)", device: modems.links[0]))
+                #expect(await collectUntilTerminal(dial.notifications).last?.state == .connected, "round \(round)")
+                try await client.hangUp(dial.handle)
+                #expect(await waitUntilGone(dial.handle, on: client), "round \(round)")
+            }
+            #expect(await modems.waitForEvent("connect", count: 12))
+        }
+    }
+}
