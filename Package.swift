@@ -56,6 +56,11 @@ let package = Package(
             path: "Benchmarks/DialBench",
             swiftSettings: strict),
         .executableTarget(
+            name: "daemon-bench",
+            dependencies: ["RASService", "RAS", "Serial"],
+            path: "Benchmarks/DaemonBench",
+            swiftSettings: strict),
+        .executableTarget(
             name: "fakemodem-bench",
             dependencies: ["FakeModem", "Serial"],
             path: "Benchmarks/FakeModemBench",
