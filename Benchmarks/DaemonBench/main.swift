@@ -90,7 +90,7 @@ final class Child: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardOutput = output
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         process.standardInput = FileHandle.nullDevice
         try process.run()
@@ -203,7 +203,7 @@ func run(size: Int, options: Options) async throws -> Row {
         }
         try await Task.sleep(for: .milliseconds(20))
     }
-    client.close()
+    await client.close()
 
     return Row(
         size: size, dialSeconds: dialSeconds,
