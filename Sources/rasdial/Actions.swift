@@ -1,14 +1,21 @@
+import ArgumentParser
 import Foundation
 import RAS
 import RASService
 import Serial
+import Synchronization
 
 /// The forms of `rasdial`, each against the daemon at ``socketPath``.
 struct Actions: Sendable {
     let output: Output
     let socketPath: String
 
-    /// How long a hang-up may take before `rasdial` gives up waiting for ERROR_INVALID_HANDLE.
+    /// Whether a second SIGINT, SIGTERM or SIGHUP exits at once (off in the demo, which
+    /// must still stop the processes it started).
+    var secondSignalExits = true
+
+    /// How long a hang-up may take before `rasdial` gives up waiting for ERROR_INVALID_HANDLE
+    /// (after a signal, ``SignalGuard/grace`` bounds the wait instead).
     static let hangUpTimeout = Duration.seconds(60)
 
     // MARK: Forms
@@ -30,27 +37,37 @@ struct Actions: Sendable {
     /// `rasdial ENTRY` / `rasdial --device PATH --phone N`: dials, prints every state, and
     /// returns once Connected, leaving the connection up. A failed dial is hung up (its
     /// handle must be, RAS-REFERENCE §6) and waited for before its error is thrown. SIGINT,
-    /// SIGTERM or SIGHUP while dialing hang the dial up the same way.
+    /// SIGTERM or SIGHUP while dialing hang the dial up the same way, but wait at most
+    /// ``SignalGuard/grace`` for it: then 631 says the hang-up continues in rasmand. A second
+    /// signal exits at once.
     func dial(_ parameters: RasDialParameters) async throws(RasError) {
         try await dial(parameters, on: try await Daemon.connect(socketPath, startIfNeeded: true))
     }
 
     /// Dials through `client` (see ``dial(_:)``).
     func dial(_ parameters: RasDialParameters, on client: RASClient) async throws(RasError) {
-        let signals = TerminationSignals()
+        let progress = DialProgress(entryName: parameters.entryName)
+        let signals = signalGuard { progress.leftToRasmand }
+        defer { signals.stop() }
+        try await signals.run(
+            onSignal: { _ in
+                // The notifications then end without Connected (rasmand ends the dial).
+                if let handle = progress.interrupt() { Self.requestHangUp(handle, on: client) }
+            },
+            expired: { signal in
+                .failure(RasError.userDisconnection.with(
+                    detail: "interrupted by \(TerminationSignals.name(signal)); rasdial stopped waiting after \(SignalGuard.grace): \(progress.leftToRasmand)"))
+            },
+            { () async throws(RasError) in try await dialSteps(parameters, on: client, progress: progress) })
+    }
+
+    private func dialSteps(_ parameters: RasDialParameters, on client: RASClient, progress: DialProgress) async throws(RasError) {
         let name = parameters.entryName
         output.text("Connecting to \(name)...")
         let dial = try await client.dial(parameters)
         let handle = dial.handle
-        // A signal hangs the dial up; the notifications then end without Connected.
-        let signalStream = signals.stream
-        let interrupter = Task { () -> Bool in
-            for await _ in signalStream {
-                try? await client.hangUp(handle)
-                return true
-            }
-            return false
-        }
+        // A signal came while rasmand had not answered: its hang-up is requested now.
+        if progress.started(handle) { Self.requestHangUp(handle, on: client) }
         var base = (try? await client.connectStatus(handle))
             ?? RasConnStatus(handle: handle, entryName: name, state: .openPort, deviceName: "", phoneNumber: "")
         var last: RasDialNotification?
@@ -65,9 +82,7 @@ struct Actions: Sendable {
             output.state(base)
             if notification.state == .connected || notification.state == .disconnected { break }
         }
-        interrupter.cancel()
-        let interrupted = await interrupter.value
-        signals.stop()
+        let interrupted = progress.isInterrupted
         if let last, last.state == .connected, last.error == nil, !interrupted {
             let rate = base.connectRate.map { ", \($0) bps" } ?? ""
             output.text("Successfully connected to \(name) (handle \(handle)\(rate)).")
@@ -77,17 +92,19 @@ struct Actions: Sendable {
             ? RasError.userDisconnection.with(detail: "interrupted; connection \(handle) was hung up")
             : last?.error ?? RasError.userDisconnection.with(detail: "connection \(handle) was hung up while dialing")
         // The handle of a failed dial stays until it is hung up: do that, and wait for 6.
-        do throws(RasError) {
-            try await client.hangUp(handle)
-        } catch where error == .invalidHandle {
-            // Already gone (hung up by someone else).
-        }
-        try await waitUntilGone(handle, client: client)
+        try await hangUpAndWait(handle, client: client)
         throw failure
     }
 
+    /// Requests the hang-up of `handle` without waiting for rasmand's answer.
+    private static func requestHangUp(_ handle: RasConnectionHandle, on client: RASClient) {
+        Task { try? await client.hangUp(handle) }
+    }
+
     /// `rasdial --disconnect`: hangs up the entry's connections, the handle, or every
-    /// connection, and waits until each answers ERROR_INVALID_HANDLE (6).
+    /// connection, and waits until each answers ERROR_INVALID_HANDLE (6). After SIGINT,
+    /// SIGTERM or SIGHUP it waits at most ``SignalGuard/grace`` more: then 631 says which
+    /// hang-ups continue in rasmand. A second signal exits at once.
     func disconnect(entry: String?, handle: RasConnectionHandle?) async throws(RasError) {
         guard let client = try await Daemon.connectIfRunning(socketPath) else {
             if let entry { throw noConnection(named: entry, detail: "rasmand is not running at \(socketPath)") }
@@ -95,6 +112,20 @@ struct Actions: Sendable {
             output.text("No connections")
             return
         }
+        let what = handle.map { "connection \($0)" } ?? entry.map { "the connections named \($0)" } ?? "every connection"
+        let progress = HangUpProgress(requested: what)
+        let signals = signalGuard { progress.leftToRasmand }
+        defer { signals.stop() }
+        try await signals.run(
+            expired: { signal in
+                .failure(RasError.userDisconnection.with(
+                    detail: "interrupted by \(TerminationSignals.name(signal)); rasdial stopped waiting after \(SignalGuard.grace): \(progress.leftToRasmand)"))
+            },
+            { () async throws(RasError) in try await disconnectSteps(entry: entry, handle: handle, client: client, progress: progress) })
+    }
+
+    private func disconnectSteps(entry: String?, handle: RasConnectionHandle?, client: RASClient,
+                                 progress: HangUpProgress) async throws(RasError) {
         let connections = try await client.enumConnections()
         var targets: [(RasConnectionHandle, String)]
         if let handle {
@@ -115,6 +146,7 @@ struct Actions: Sendable {
                 do throws(RasError) {
                     try await client.hangUp(connection.handle)
                     targets.append((connection.handle, connection.entryName))
+                    progress.hangingUp(connection.handle)
                 } catch where error == .invalidHandle {
                     // Gone meanwhile.
                 } catch {
@@ -122,11 +154,11 @@ struct Actions: Sendable {
                     firstError = firstError ?? error
                 }
             }
-            try await finishHangUps(targets, client: client)
+            try await finishHangUps(targets, client: client, progress: progress)
             if let firstError { throw firstError }
             return
         }
-        try await finishHangUps(targets, client: client)
+        try await finishHangUps(targets, client: client, progress: progress)
     }
 
     /// `rasdial --status`: the status of a handle, or of every connection of an entry.
@@ -178,14 +210,16 @@ struct Actions: Sendable {
         output.devices(try await client.enumDevices())
     }
 
-    /// `rasdial --watch`: connection events until SIGINT, SIGTERM or SIGHUP.
+    /// `rasdial --watch`: connection events until SIGINT, SIGTERM or SIGHUP, which end it
+    /// at once, even while rasmand has not answered the `watch` request.
     func watch() async throws(RasError) {
         let client = try await Daemon.connect(socketPath, startIfNeeded: true)
-        let signals = TerminationSignals()
-        let events = try await client.connectionEvents()
-        output.text("Watching connections on \(socketPath) (Ctrl-C to stop)...")
-        output.object(EventRecord(event: "watching", connection: nil, socket: socketPath))
-        let printer = Task { () -> Bool in
+        let signals = signalGuard { nil }
+        defer { signals.stop() }
+        try await signals.run(grace: .zero, expired: { _ in .success(()) }) { () async throws(RasError) in
+            let events = try await client.connectionEvents()
+            output.text("Watching connections on \(socketPath) (Ctrl-C to stop)...")
+            output.object(EventRecord(event: "watching", connection: nil, socket: socketPath))
             for await event in events {
                 let connection = event.connection
                 output.text([event.kind.rawValue, connection.handle.description, connection.entryName,
@@ -194,46 +228,70 @@ struct Actions: Sendable {
                     .joined(separator: " "))
                 output.object(EventRecord(event: event.kind.rawValue, connection: connection, socket: nil))
             }
-            return Task.isCancelled
-        }
-        let signalStream = signals.stream
-        let stopper = Task {
-            for await _ in signalStream { break }
-            printer.cancel()
-        }
-        let stoppedBySignal = await printer.value
-        stopper.cancel()
-        signals.stop()
-        if !stoppedBySignal {
             throw RasError.connectionManagerUnavailable.with(detail: "rasmand at \(socketPath) went away")
         }
     }
 
     // MARK: Helpers
 
-    /// Polls the status until it answers ERROR_INVALID_HANDLE (6): the RAS way to know a
-    /// hang-up is complete.
+    /// A ``SignalGuard`` whose second signal reports 631 with what `left` says is left to
+    /// rasmand, and exits 1 at once (unless ``secondSignalExits`` is off).
+    private func signalGuard(leaving left: @escaping @Sendable () -> String?) -> SignalGuard {
+        guard secondSignalExits else { return SignalGuard(onSecondSignal: nil) }
+        let output = self.output
+        return SignalGuard { signal in
+            output.report(RasError.userDisconnection.with(
+                detail: "\(TerminationSignals.name(signal)) again: exiting at once" + (left().map { "; \($0)" } ?? "")))
+            RasDialCommand.exit(withError: ExitCode(1))
+        }
+    }
+
+    /// Hangs `handle` up (already gone is fine) and waits until its status answers
+    /// ERROR_INVALID_HANDLE (6) — at most ``hangUpTimeout`` in all, whatever rasmand does.
+    func hangUpAndWait(_ handle: RasConnectionHandle, client: RASClient) async throws(RasError) {
+        try await Race.within(Self.hangUpTimeout, timedOut: stillThere(handle)) { () async throws(RasError) in
+            do throws(RasError) {
+                try await client.hangUp(handle)
+            } catch where error == .invalidHandle {
+                // Already gone (hung up by someone else).
+            }
+            try await pollUntilGone(handle, client: client)
+        }
+    }
+
+    /// Polls the status until it answers ERROR_INVALID_HANDLE (6), the RAS way to know a
+    /// hang-up is complete — at most ``hangUpTimeout``, whatever rasmand does.
     func waitUntilGone(_ handle: RasConnectionHandle, client: RASClient) async throws(RasError) {
-        let deadline = ContinuousClock.now + Self.hangUpTimeout
+        try await Race.within(Self.hangUpTimeout, timedOut: stillThere(handle)) { () async throws(RasError) in
+            try await pollUntilGone(handle, client: client)
+        }
+    }
+
+    private func pollUntilGone(_ handle: RasConnectionHandle, client: RASClient) async throws(RasError) {
         while true {
             do throws(RasError) {
                 _ = try await client.connectStatus(handle)
             } catch where error == .invalidHandle {
                 return
             }
-            if ContinuousClock.now >= deadline {
-                throw RasError.hangupFailed.with(detail: "connection \(handle) is still there after \(Self.hangUpTimeout)")
-            }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
-    func finishHangUps(_ targets: [(RasConnectionHandle, String)], client: RASClient) async throws(RasError) {
+    private func stillThere(_ handle: RasConnectionHandle) -> RasError {
+        RasError.hangupFailed.with(detail: "connection \(handle) is still there after \(Self.hangUpTimeout)")
+    }
+
+    /// Waits until each of `targets` is gone, printing each; `progress` learns which remain.
+    func finishHangUps(_ targets: [(RasConnectionHandle, String)], client: RASClient,
+                       progress: HangUpProgress? = nil) async throws(RasError) {
         for (handle, name) in targets {
+            progress?.hangingUp(handle)
             output.text("Hanging up \(name) (\(handle))...")
         }
         for (handle, name) in targets {
             try await waitUntilGone(handle, client: client)
+            progress?.gone(handle)
             output.text("Disconnected \(name) (\(handle)).")
             output.object(HangUpRecord(handle: handle, entryName: name))
         }
@@ -246,5 +304,77 @@ struct Actions: Sendable {
     /// A handle written as `0x…` (a plain number may be an entry's name).
     static func handle(in text: String) -> RasConnectionHandle? {
         text.lowercased().hasPrefix("0x") ? RasConnectionHandle(string: text) : nil
+    }
+}
+
+/// A dial's handle once rasmand answered, and whether a signal interrupted it: whichever of
+/// the two comes second requests the hang-up.
+final class DialProgress: Sendable {
+    let entryName: String
+    private let state = Mutex<(handle: RasConnectionHandle?, interrupted: Bool)>((nil, false))
+
+    init(entryName: String) {
+        self.entryName = entryName
+    }
+
+    /// Records the handle; `true` when a signal came first (the caller requests the hang-up).
+    func started(_ handle: RasConnectionHandle) -> Bool {
+        state.withLock { state in
+            state.handle = handle
+            return state.interrupted
+        }
+    }
+
+    /// Records a signal; the handle to hang up, when rasmand answered the dial already.
+    func interrupt() -> RasConnectionHandle? {
+        state.withLock { state in
+            state.interrupted = true
+            return state.handle
+        }
+    }
+
+    var isInterrupted: Bool { state.withLock { $0.interrupted } }
+
+    /// What rasmand is left doing when rasdial leaves now.
+    var leftToRasmand: String {
+        guard let handle = state.withLock({ $0.handle }) else {
+            return "rasmand has not answered the dial of \(entryName); a connection it still makes is left to it (rasdial \(entryName) --disconnect hangs it up)"
+        }
+        return "the hang-up of connection \(handle) continues in rasmand"
+    }
+}
+
+/// The hang-ups a `--disconnect` waits for.
+final class HangUpProgress: Sendable {
+    private let requested: String
+    private let state = Mutex<(known: Bool, remaining: [RasConnectionHandle])>((false, []))
+
+    /// `requested`: what the command line asked to hang up, e.g. `connection 0x00000001`.
+    init(requested: String) {
+        self.requested = requested
+    }
+
+    func hangingUp(_ handle: RasConnectionHandle) {
+        state.withLock { state in
+            state.known = true
+            if !state.remaining.contains(handle) { state.remaining.append(handle) }
+        }
+    }
+
+    func gone(_ handle: RasConnectionHandle) {
+        state.withLock { $0.remaining.removeAll { $0 == handle } }
+    }
+
+    /// What rasmand is left doing when rasdial leaves now.
+    var leftToRasmand: String {
+        let (known, remaining) = state.withLock { ($0.known, $0.remaining) }
+        guard known else {
+            return "rasmand has not answered the hang-up of \(requested); if the request reached it, the hang-up continues in rasmand"
+        }
+        let handles = remaining.map(\.description).joined(separator: ", ")
+        if remaining.isEmpty { return "rasmand has hung up \(requested)" }
+        return remaining.count == 1
+            ? "the hang-up of connection \(handles) continues in rasmand"
+            : "the hang-ups of connections \(handles) continue in rasmand"
     }
 }

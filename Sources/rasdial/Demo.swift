@@ -116,7 +116,8 @@ struct Demo {
         entry.split(separator: "\n").forEach { output.text("   \($0)") }
 
         try interruption.check()
-        let actions = Actions(output: output, socketPath: socketPath)
+        // A second Ctrl-C must not end rasdial before the clean-up has stopped the processes.
+        let actions = Actions(output: output, socketPath: socketPath, secondSignalExits: false)
         let dialer = try await RASClient.connect(socketPath: socketPath)
         output.text("")
         output.text("== rasdial \(Self.entryName) --phonebook \(phonebook)   (client 1)")

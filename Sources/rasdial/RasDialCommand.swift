@@ -25,8 +25,10 @@ struct RasDialCommand: ParsableCommand {
             Every form takes --json (one JSON object per line) and --socket (default: $RAS_SOCKET, \
             else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock). Dialing \
             and --watch start rasmand (the one next to rasdial, or $RASMAND) when none answers; \
-            $RASMAND_OPTIONS adds options to it. Exit status: 0 success, 1 a RAS error (printed as \
-            'error NNN: message'), 2 a usage error.
+            $RASMAND_OPTIONS adds options to it. Ctrl-C (SIGINT, SIGTERM, SIGHUP) during a dial hangs it \
+            up (error 631); while dialing or hanging up, rasdial then waits at most 5 s and leaves what \
+            is unfinished to rasmand (error 631, naming the handle); a second Ctrl-C exits at once. Exit status: \
+            0 success, 1 a RAS error (printed as 'error NNN: message'), 2 a usage error.
             """)
 
     @Argument(help: ArgumentHelp("A phonebook entry to dial, hang up or show (with --status also a handle such as 0x00000001).", valueName: "entry"))

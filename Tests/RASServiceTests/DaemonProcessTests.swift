@@ -169,9 +169,13 @@ struct DaemonProcessTests {
             #expect(await modems.waitForEvent("dial 5550200"))
             dialer.signal(SIGINT)
             #expect(try await dialer.waitForExit() == 1)
+            // A daemon that hangs up in time: rasdial waited for the hang-up to finish.
             #expect(dialer.stderr.contains("error 631"))
+            #expect(dialer.stderr.contains("was hung up"), "stderr: \(dialer.stderr)")
+            #expect(!dialer.stderr.contains("continues in rasmand"))
             #expect(try await client.enumConnections().isEmpty)
             #expect(modems.events().contains { $0.hasPrefix("on-hook") })
+            #expect(bench.lockFiles.isEmpty)
         }
     }
 
