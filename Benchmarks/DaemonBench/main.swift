@@ -44,8 +44,9 @@ struct Options {
 /// Counters of a process read from /proc.
 struct ProcessSample {
     var cpuTicks: Int = 0
-    var timeslices: Int = 0
-    var voluntarySwitches: Int = 0
+    /// Per thread (tid): timeslices run, voluntary context switches.
+    var timeslices: [String: Int] = [:]
+    var voluntarySwitches: [String: Int] = [:]
     var rssKiB: Int = 0
     var threads: Int = 0
 
@@ -64,14 +65,20 @@ struct ProcessSample {
         for task in tasks {
             if let schedstat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8) {
                 let fields = schedstat.split(whereSeparator: { $0 == " " || $0 == "\n" })
-                if fields.count >= 3 { timeslices += Int(fields[2]) ?? 0 }
+                if fields.count >= 3 { timeslices[task] = Int(fields[2]) ?? 0 }
             }
             if let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) {
                 for line in status.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") {
-                    voluntarySwitches += Int(line.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "") ?? 0
+                    voluntarySwitches[task] = Int(line.split(separator: "\t").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "") ?? 0
                 }
             }
         }
+    }
+
+    /// What the threads alive at `after` counted since `before` (a thread that started in
+    /// between counts in full; one that ended in between is lost).
+    static func delta(_ before: [String: Int], _ after: [String: Int]) -> Int {
+        after.reduce(0) { total, entry in total + max(0, entry.value - (before[entry.key] ?? 0)) }
     }
 }
 
@@ -208,8 +215,8 @@ func run(size: Int, options: Options) async throws -> Row {
     return Row(
         size: size, dialSeconds: dialSeconds,
         cpuPercent: Double(after.cpuTicks - before.cpuTicks) / idleSeconds,  // CLK_TCK 100: ticks/s = % of a core
-        timeslicesPerSecond: Double(after.timeslices - before.timeslices) / idleSeconds,
-        switchesPerSecond: Double(after.voluntarySwitches - before.voluntarySwitches) / idleSeconds,
+        timeslicesPerSecond: Double(ProcessSample.delta(before.timeslices, after.timeslices)) / idleSeconds,
+        switchesPerSecond: Double(ProcessSample.delta(before.voluntarySwitches, after.voluntarySwitches)) / idleSeconds,
         rssMiB: Double(after.rssKiB) / 1024,
         rssPerConnectionKiB: Double(after.rssKiB - baseline.rssKiB) / Double(size),
         listMilliseconds: listTimes[listTimes.count / 2],
