@@ -218,7 +218,7 @@ struct PhonebookParser {
             guard let text = String(validating: lineBytes, as: UTF8.self) else {
                 throw unloadable("line \(number) is not valid UTF-8; save the file as UTF-8")
             }
-            let line = try classify(text, number: number)
+            let line = try classify(text, number: number, entry: phonebook.entries.last?.name)
             switch line {
             case .line(let parsed):
                 if phonebook.entries.isEmpty {
@@ -246,7 +246,9 @@ struct PhonebookParser {
         case line(PhonebookLine)
     }
 
-    private func classify(_ text: String, number: Int) throws(RasError) -> Classified {
+    private func classify(_ text: String, number: Int, entry: String?) throws(RasError) -> Classified {
+        /// A setting's problem names the entry it is in.
+        func inEntry(_ what: String) -> String { entry.map { "entry '\($0)': " + what } ?? what }
         let trimmed = text.trimmingSpaces
         guard let first = trimmed.first else { return .line(PhonebookLine(content: .blank, text: text)) }
         if first == ";" || first == "#" {
@@ -264,12 +266,12 @@ struct PhonebookParser {
             return .header(name)
         }
         guard let equals = trimmed.firstIndex(of: "=") else {
-            throw corrupt(number, "expected '[Entry]', 'key=value' or a comment, found '\(Self.shortened(trimmed))'")
+            throw corrupt(number, inEntry("expected '[Entry]', 'key=value' or a comment, found '\(Self.shortened(trimmed))'"))
         }
         let key = PhonebookKey(rawValue: trimmed[..<equals].trimmingSpaces)
         let value = trimmed[trimmed.index(after: equals)...].trimmingSpaces
-        guard !key.rawValue.isEmpty else { throw corrupt(number, "missing key before '='") }
-        if let problem = key.problem(with: value) { throw corrupt(number, problem) }
+        guard !key.rawValue.isEmpty else { throw corrupt(number, inEntry("missing key before '='")) }
+        if let problem = key.problem(with: value) { throw corrupt(number, inEntry(problem)) }
         return .line(PhonebookLine(content: .setting(key: key, value: value), text: text))
     }
 

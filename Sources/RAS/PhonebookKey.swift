@@ -1,3 +1,5 @@
+import Hayes
+
 /// The name of a phonebook setting (the part before `=`).
 ///
 /// Keys compare without regard to case (`phonenumber` finds `PhoneNumber`), with one
@@ -105,10 +107,25 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
             return "'DialPrefix' must start with ATD (ATDT or ATDP), not '\(value)'"
         case .initString where !value.uppercased().hasPrefix("AT"):
             return "'InitString' must be an AT command, not '\(value)'"
+        case .initString:
+            return Self.initStringProblem(value)
         case .internationalPrefix where !value.allSatisfy({ $0.isASCII && $0.isNumber }):
             return "'InternationalPrefix' must be digits, not '\(value)'"
         default:
             return nil
+        }
+    }
+
+    /// What is wrong with `value` as an init string (see `ATCommand.init(initString:)`): it
+    /// must be one AT command line that only configures the modem — no dial, answer, going
+    /// online or off-hook, no `+++`, no line break. `nil` when it is acceptable.
+    static func initStringProblem(_ value: String) -> String? {
+        do throws(ATCommandError) {
+            _ = try ATCommand(initString: value)
+            return nil
+        } catch {
+            let shown = value.count <= 40 ? value : String(value.prefix(40)) + "…"
+            return "InitString '\(shown)': \(error)"
         }
     }
 

@@ -362,6 +362,31 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
+    @Test("an entry whose InitString dials fails with 625 before the port is opened", arguments: [
+        ("InitString=ATZ\nInitString=ATDT19005551234", 5, "InitString 'ATDT19005551234': the D command at position 3 dials"),
+        ("InitString=AT&D2 S7=60;DT5551234", 4, "InitString 'AT&D2 S7=60;DT5551234': the D command at position 13 dials"),
+        ("InitString=ATE0 H1", 4, "InitString 'ATE0 H1': the H1 command at position 6 goes off-hook"),
+    ])
+    func initStringThatDials(lines: String, line: Int, problem: String) async throws {
+        let lab = try await ModemLab()
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        try "[Work]\nPort=\(lab.port())\nPhoneNumber=5551234\n\(lines)\n".write(toFile: pbk, atomically: true, encoding: .utf8)
+        do {
+            _ = try await lab.manager.dial(.entry("Work", phonebookPath: pbk))
+            Issue.record("the dial was accepted")
+        } catch {
+            #expect(error.code == 625)
+            #expect(error.detail == "\(pbk), line \(line): entry 'Work': \(problem); "
+                + "init strings may not dial, answer, go online or go off-hook")
+        }
+        #expect(try await lab.manager.enumConnections().isEmpty, "no connection is left")
+        let events = lab.bank.modems[0].events
+        #expect(!events.contains { $0.hasPrefix("slave-open") || $0.hasPrefix("dial") || $0.hasPrefix("off-hook") }, "\(events)")
+        TestSupport.remove(dir)
+        await lab.finish()
+    }
+
     /// A phonebook with one entry `Fail` on `port`.
     static func phonebook(port: String, dialTimeout: Int = 10) throws -> String {
         let dir = try TestSupport.temporaryDirectory("pbk")
