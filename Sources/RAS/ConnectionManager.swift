@@ -508,19 +508,30 @@ public actor ConnectionManager: RasService {
     // MARK: Mapping modem answers to RAS
 
     /// The dial string for the settings: the prefix's modifiers (`ATDT` → `T`) and the number.
+    /// The prefix and the number are checked on their own first, so that an error names the
+    /// part that is wrong and a position in that part's own text (1-based).
     static func dialString(for settings: RasDialSettings) throws(RasError) -> DialString {
-        let prefix = settings.dialPrefix.uppercased()
-        guard prefix.hasPrefix("ATD") else {
-            throw RasError.invalidParameter.with(detail: "DialPrefix '\(settings.dialPrefix)' must start with ATD")
+        let prefix = settings.dialPrefix
+        let number = settings.phoneNumber
+        if let problem = PhonebookKey.dialPrefixProblem(prefix) {
+            throw RasError.invalidParameter.with(detail: problem)
+        }
+        do throws(DialStringError) {
+            _ = try DialString(number)
+        } catch {
+            throw RasError.badPhoneNumber.with(detail: "'\(number)': \(error)")
         }
         let dialString: DialString
-        do {
-            dialString = try DialString(String(prefix.dropFirst(3)) + settings.phoneNumber)
+        do throws(DialStringError) {
+            dialString = try DialString(String(prefix.unicodeScalars.dropFirst(3)) + number)
         } catch {
-            throw RasError.badPhoneNumber.with(detail: "'\(settings.phoneNumber)': \(error)")
+            // Only the two together are wrong (too long, or 'A' + 'T' across the join):
+            // positions count in the whole dial command.
+            throw RasError.badPhoneNumber.with(
+                detail: "dial command '\(prefix)\(number)' (DialPrefix and number): \(error.shiftingPositions(by: 3))")
         }
         if dialString.returnsToCommandMode {
-            throw RasError.badPhoneNumber.with(detail: "'\(settings.phoneNumber)' ends with ';' (a voice dial, not a data call)")
+            throw RasError.badPhoneNumber.with(detail: "'\(number)' ends with ';' (a voice dial, not a data call)")
         }
         return dialString
     }

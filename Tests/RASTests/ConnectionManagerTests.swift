@@ -362,6 +362,51 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
+    @Test("dial-string errors name the part that is wrong (number or DialPrefix) and a 1-based position in it")
+    func dialStringErrors() async throws {
+        let lab = try await ModemLab()
+        func refusal(_ parameters: RasDialParameters) async -> RasError? {
+            do {
+                _ = try await lab.manager.dial(parameters)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let number = await refusal(.number("5551234;H", device: lab.port()))
+        #expect(number?.code == 749)
+        #expect(number?.detail?.hasPrefix("'5551234;H': dial string has invalid character 'H' (U+0048) at position 9;") == true,
+                "\(String(describing: number))")
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        func entry(prefix: String, number: String) throws {
+            try "[Work]\nPort=\(lab.port())\nPhoneNumber=\(number)\nDialPrefix=\(prefix)\n"
+                .write(toFile: pbk, atomically: true, encoding: .utf8)
+        }
+        try entry(prefix: "ATDT;H", number: "5551234")
+        let prefix = await refusal(.entry("Work", phonebookPath: pbk))
+        #expect(prefix?.code == 625)
+        #expect(prefix?.detail?.hasPrefix("\(pbk), line 4: entry 'Work': DialPrefix 'ATDT;H': dial string has invalid character 'H' (U+0048) at position 6;") == true,
+                "\(String(describing: prefix))")
+        try entry(prefix: "ATDT;", number: "5551234")
+        #expect(await refusal(.entry("Work", phonebookPath: pbk))?.detail?.hasSuffix(
+            "DialPrefix 'ATDT;': ';' at position 5 would end the dial before the number") == true)
+        try entry(prefix: "ATDT9,", number: "555x")
+        let inNumber = await refusal(.entry("Work", phonebookPath: pbk))
+        #expect(inNumber?.code == 749)
+        #expect(inNumber?.detail?.hasPrefix("'555x': dial string has invalid character 'x' (U+0078) at position 4;") == true,
+                "\(String(describing: inNumber))")
+        try entry(prefix: "ATDT9,", number: String(repeating: "5", count: 34))
+        let together = await refusal(.entry("Work", phonebookPath: pbk))
+        #expect(together?.code == 749)
+        #expect(together?.detail?.contains("(DialPrefix and number): dial string has 37 dial characters") == true,
+                "\(String(describing: together))")
+        #expect(try await lab.manager.enumConnections().isEmpty)
+        #expect(!lab.bank.modems[0].events.contains { $0.hasPrefix("slave-open") })
+        TestSupport.remove(dir)
+        await lab.finish()
+    }
+
     @Test("an entry whose InitString dials fails with 625 before the port is opened", arguments: [
         ("InitString=ATZ\nInitString=ATDT19005551234", 5, "InitString 'ATDT19005551234': the D command at position 3 dials"),
         ("InitString=AT&D2 S7=60;DT5551234", 4, "InitString 'AT&D2 S7=60;DT5551234': the D command at position 13 dials"),

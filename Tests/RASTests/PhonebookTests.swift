@@ -216,6 +216,8 @@ struct PhonebookTests {
         ("[Work]\nInitString=ATZ\nInitString=ATDT19005551234\n", 3,
          "entry 'Work': InitString 'ATDT19005551234': the D command at position 3 dials; init strings may not dial"),
         ("[Work]\nInitString=AT&D2;D5551234\n", 2, "entry 'Work': InitString 'AT&D2;D5551234': the D command at position 7 dials"),
+        ("[Work]\nDialPrefix=ATDT;H\n", 2, "entry 'Work': DialPrefix 'ATDT;H': dial string has invalid character 'H' (U+0048) at position 6"),
+        ("[Work]\nDialPrefix=ATDP9;\n", 2, "entry 'Work': DialPrefix 'ATDP9;': ';' at position 6 would end the dial before the number"),
         ("[Work]\nInitString=ATA\n", 2, "InitString 'ATA': the A command at position 3 answers a call"),
         ("[Work]\nInitString=ATH1\n", 2, "InitString 'ATH1': the H1 command at position 3 goes off-hook"),
         ("[Work]\nInitString=ATO\n", 2, "InitString 'ATO': the O command at position 3 goes online"),
