@@ -119,8 +119,13 @@ public actor ConnectionManager: RasService {
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
+        // An entry is one connection at a time. Entry-less dials all share RAS's name
+        // ".<number>", but the same number on two modems is two calls: only a dial on the
+        // same port is the same connection.
+        let isEntry = if case .entry = parameters.target { true } else { false }
         if let existing = connections.values.first(where: {
             PhonebookEntry.namesMatch($0.plan.entryName, plan.entryName) && $0.machine.phase.isLive
+                && (isEntry || $0.portPath == path)
         }) {
             guard existing.machine.phase == .connected else {
                 throw RasError.dialAlreadyInProgress.with(detail: "'\(plan.entryName)' is being dialed as \(existing.handle)")

@@ -95,7 +95,8 @@ public protocol RasService: Sendable {
     ///
     /// - Throws: errors that leave no connection behind: phonebook errors (621, 622, 623,
     ///   625), 123 a bad entry name, 87 a missing number, 749 a bad phone number, 602 the
-    ///   port is already in use by another connection here, 756 the entry is being dialed.
+    ///   port is already in use by another connection here, 756 the entry is being dialed
+    ///   (for an entry-less dial: the same number on the same port).
     ///   Everything later — the port held by another program (633), a missing device
     ///   (608), the modem's answers — ends the connection in Disconnected with the error,
     ///   and the handle stays valid until it is hung up.

@@ -139,6 +139,31 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
+    @Test("entry-less dials of one number on two modems are two connections; on the same modem, one")
+    func entrylessSameNumber() async throws {
+        let lab = try await ModemLab(otherwise: .connect("CONNECT 2400", delay: .milliseconds(400)), count: 2)
+        let first = try await lab.manager.dial(.number("5551234", device: lab.port(0)))
+        let second = try await lab.manager.dial(.number("5551234", device: lab.port(1)))
+        #expect(first.handle != second.handle)
+        // The same number on the same modem while it is being dialed: that dial is in progress.
+        await #expect(throws: RasError.dialAlreadyInProgress) {
+            _ = try await lab.manager.dial(.number("5551234", device: lab.port(0)))
+        }
+        #expect(await ModemLab.collect(first.notifications).last?.state == .connected)
+        #expect(await ModemLab.collect(second.notifications).last?.state == .connected)
+        let listed = try await lab.manager.enumConnections()
+        #expect(listed.map(\.entryName) == [".5551234", ".5551234"])
+        #expect(Set(listed.map(\.deviceName)) == Set([lab.port(0), lab.port(1)].map(SerialPort.canonicalPath)))
+        // Dialing a connected call again answers with it, as for an entry.
+        #expect(try await lab.manager.dial(.number("5551234", device: lab.port(1))).handle == second.handle)
+        // The name hangs up every connection that has it.
+        #expect(try await lab.manager.hangUp(entryName: ".5551234") == [first.handle, second.handle])
+        #expect(await lab.waitUntilGone(first.handle) != nil)
+        #expect(await lab.waitUntilGone(second.handle) != nil)
+        #expect(lab.bank.modems.allSatisfy { !$0.isOffHook })
+        await lab.finish()
+    }
+
     @Test("hang-up while dialing aborts the dial; the modem goes on-hook")
     func hangUpWhileDialing() async throws {
         let lab = try await ModemLab(otherwise: CallOutcome(kind: .silence))
