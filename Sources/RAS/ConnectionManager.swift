@@ -170,9 +170,7 @@ public actor ConnectionManager: RasService {
         let matching = connections.values
             .filter { PhonebookEntry.namesMatch($0.plan.entryName, entryName) }
             .map(\.handle).sorted()
-        guard !matching.isEmpty else {
-            throw RasError.cannotFindPhonebookEntry.with(detail: "no connection named '\(entryName)'")
-        }
+        guard !matching.isEmpty else { throw Self.noConnection(named: entryName) }
         for handle in matching {
             guard let owner = connections[handle]?.owner, caller == 0 || caller == owner else {
                 throw RasError.accessDenied.with(detail: "connection \(handle) belongs to another user")
@@ -180,6 +178,13 @@ public actor ConnectionManager: RasService {
         }
         for handle in matching { apply(.hangUpRequested, to: handle) }
         return matching
+    }
+
+    /// The error for a name that matches no connection: 6, as for a handle that matches
+    /// none — a name stands for the connections that have it, and once they are hung up and
+    /// deleted it answers what their handles answer. (623 is for phonebook look-ups.)
+    public static func noConnection(named name: String) -> RasError {
+        RasError.invalidHandle.with(detail: "no connection named '\(name)'")
     }
 
     public func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus {

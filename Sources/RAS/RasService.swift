@@ -108,7 +108,8 @@ public protocol RasService: Sendable {
 
     /// Hangs up every connection listed under `entryName` (case-insensitive; `.5551234`
     /// for an entry-less dial). - Returns: the handles being hung up.
-    /// - Throws: 623 if no connection has that name, 5 if the caller may not hang it up.
+    /// - Throws: 6 if no connection has that name (none was dialed, or all are hung up and
+    ///   deleted — the same answer as for their handles), 5 if the caller may not hang one up.
     func hangUp(entryName: String) async throws(RasError) -> [RasConnectionHandle]
 
     /// The status of a connection. - Throws: 6 once the connection is gone.

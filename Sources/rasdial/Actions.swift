@@ -142,15 +142,18 @@ struct Actions: Sendable {
         }
         let name = entry ?? ""
         let matching = try await client.enumConnections().filter { PhonebookEntry.namesMatch($0.entryName, name) }
-        guard !matching.isEmpty else { throw noConnection(named: name, detail: nil) }
-        for (index, connection) in matching.enumerated() {
+        var shown = 0
+        for connection in matching {
             do throws(RasError) {
-                if index > 0 { output.text("") }
-                output.status(try await client.connectStatus(connection.handle))
+                let status = try await client.connectStatus(connection.handle)
+                if shown > 0 { output.text("") }
+                output.status(status)
+                shown += 1
             } catch where error == .invalidHandle {
                 // Removed between the listing and the status.
             }
         }
+        guard shown > 0 else { throw noConnection(named: name, detail: nil) }
     }
 
     /// `rasdial --entries`: the phonebook entries, read here like RasEnumEntries does.
@@ -239,8 +242,10 @@ struct Actions: Sendable {
         }
     }
 
+    /// A name with no connection is 6, like a handle with none (README, "Names and handles").
     private func noConnection(named name: String, detail: String?) -> RasError {
-        RasError.cannotFindPhonebookEntry.with(detail: "no connection named '\(name)'" + (detail.map { "; \($0)" } ?? ""))
+        let error = ConnectionManager.noConnection(named: name)
+        return error.with(detail: (error.detail ?? "") + (detail.map { "; \($0)" } ?? ""))
     }
 
     /// A handle written as `0x…` (a plain number may be an entry's name).

@@ -363,6 +363,51 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test("a name or a handle that matches no connection (any more) is error 6, for --status and --disconnect")
+    func namesAndHandlesAfterHangUp() async throws {
+        try await Bench.run("names") { bench in
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon()
+            let phonebook = try bench.phonebook([("Work", modems.links[0], "5551234")])
+            let dial = try await bench.rasdial(["Work", "--phonebook", phonebook, "--json"])
+            #expect(dial.status == 0, "stderr: \(dial.stderr)")
+            let handle = try #require(dial.objects.last?["handle"] as? String)
+            #expect(try await bench.rasdial(["--status", "Work"]).status == 0)
+            #expect(try await bench.rasdial(["Work", "--disconnect"]).status == 0)
+
+            for arguments in [["--status", "Work"], ["--status", handle], ["Work", "--disconnect"],
+                              ["--disconnect", "--handle", handle], ["--status", "Nowhere"]] {
+                let text = try await bench.rasdial(arguments)
+                #expect(text.status == 1, "\(arguments)")
+                #expect(text.stderr.hasPrefix("error 6: "), "\(arguments): \(text.stderr)")
+                let json = try await bench.rasdial(arguments + ["--json"])
+                #expect(json.status == 1 && json.objects.last?["error"] as? Int == 6, "\(arguments): \(json.stdout)")
+            }
+            #expect(try await bench.rasdial(["--status", "Work"]).stderr.contains("no connection named 'Work'"))
+        }
+    }
+
+    @Test("one number dialed on two modems: two connections; its name shows and hangs up both")
+    func sameNumberOnTwoModems() async throws {
+        try await Bench.run("twice") { bench in
+            let modems = try await bench.startFakeModems(count: 2)
+            _ = try await bench.startDaemon()
+            for link in modems.links {
+                let dial = try await bench.rasdial(["--device", link, "--phone", "5551234"])
+                #expect(dial.status == 0, "stderr: \(dial.stderr)")
+            }
+            let status = try await bench.rasdial(["--status", ".5551234", "--json"])
+            #expect(status.status == 0)
+            #expect(status.objects.count == 2)
+            #expect(Set(status.objects.compactMap { $0["handle"] as? String }).count == 2)
+            #expect(status.objects.allSatisfy { $0["state"] as? String == "Connected" })
+            let hangUp = try await bench.rasdial([".5551234", "--disconnect", "--json"])
+            #expect(hangUp.status == 0, "stderr: \(hangUp.stderr)")
+            #expect(hangUp.objects.filter { $0["hungUp"] as? Bool == true }.count == 2)
+            #expect(try await bench.rasdial([]).stdout == "No connections\n")
+        }
+    }
+
     @Test func entriesListThePhonebooks() async throws {
         try await Bench.run("entries") { bench in
             let phonebook = try bench.phonebook([("Work", "/dev/null", "1"), ("Home", "/dev/null", "2")])
@@ -397,7 +442,7 @@ struct DaemonProcessTests {
             // Without a daemon, listing says so and hanging up a name is an error.
             #expect(try await bench.rasdial([]).stdout == "No connections\n")
             let hangUp = try await bench.rasdial(["Work", "--disconnect"])
-            #expect(hangUp.status == 1 && hangUp.stderr.contains("error 623"))
+            #expect(hangUp.status == 1 && hangUp.stderr.contains("error 6:"), "\(hangUp.stderr)")
             let status = try await bench.rasdial(["--status", "0x00000007", "--json"])
             #expect(status.status == 1 && status.objects.first?["error"] as? Int == 6)
         }

@@ -135,7 +135,7 @@ struct ProtocolTests {
             #expect(hungUp == [slow.handle])
             #expect(await collectUntilTerminal(slow.notifications).allSatisfy { $0.state != .connected })
             #expect(await waitUntilGone(slow.handle, on: client))
-            await #expect(throws: RasError.cannotFindPhonebookEntry) { try await client.hangUp(entryName: "Slow") }
+            await #expect(throws: RasError.invalidHandle) { try await client.hangUp(entryName: "Slow") }
         }
     }
 

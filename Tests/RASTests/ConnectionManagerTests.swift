@@ -362,13 +362,15 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
-    @Test("hang up by entry name; unknown names are 623")
+    @Test("hang up by entry name; a name with no connection is 6, like a handle with none")
     func hangUpByName() async throws {
         let lab = try await ModemLab()
         let (handle, _) = try await lab.dial("5551234")
-        await #expect(throws: RasError.cannotFindPhonebookEntry) { _ = try await lab.manager.hangUp(entryName: "Nope") }
+        await #expect(throws: RasError.invalidHandle) { _ = try await lab.manager.hangUp(entryName: "Nope") }
         #expect(try await lab.manager.hangUp(entryName: ".5551234") == [handle])
         await lab.waitUntilGone(handle)
+        await #expect(throws: RasError.invalidHandle) { _ = try await lab.manager.hangUp(entryName: ".5551234") }
+        await #expect(throws: RasError.invalidHandle) { try await lab.manager.hangUp(handle) }
         await lab.finish()
     }
 
