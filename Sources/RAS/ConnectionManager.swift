@@ -200,6 +200,10 @@ public actor ConnectionManager: RasService {
         try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath)
     }
 
+    public func entryListing(phonebookPath: String?) async throws(RasError) -> RasEntryListing {
+        try configuration.searchPath.entryListing(phonebookPath: phonebookPath)
+    }
+
     public func enumDevices() async throws(RasError) -> [RasDevice] {
         await configuration.listDevices()
     }

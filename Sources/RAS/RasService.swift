@@ -119,8 +119,15 @@ public protocol RasService: Sendable {
     /// dials not yet hung up, so another program can clean them up.
     func enumConnections() async throws(RasError) -> [RasConnection]
 
-    /// The entries of a phonebook, or of the default phonebooks when `phonebookPath` is nil.
+    /// The entries of a phonebook, or of the default phonebooks when `phonebookPath` is nil —
+    /// those that can be dialed: an entry with a bad line is left out (see ``entryListing(phonebookPath:)``).
+    /// - Throws: 621 or 622 when `phonebookPath` is given and cannot be read at all.
     func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName]
+
+    /// The entries as ``enumEntries(phonebookPath:)`` lists them, and a problem for every bad
+    /// entry, bad line or unreadable default phonebook that was left out.
+    /// - Throws: 621 or 622 when `phonebookPath` is given and cannot be read at all.
+    func entryListing(phonebookPath: String?) async throws(RasError) -> RasEntryListing
 
     /// The devices the manager knows (`RasEnumDevices`): modems it discovered or was
     /// given, with what probing found.

@@ -156,18 +156,23 @@ struct Actions: Sendable {
         guard shown > 0 else { throw noConnection(named: name, detail: nil) }
     }
 
-    /// `rasdial --entries`: the phonebook entries, read here like RasEnumEntries does.
-    func entries(phonebookPath: String?) throws(RasError) {
-        let entries = try PhonebookSearchPath().enumerateEntries(phonebookPath: phonebookPath)
-        guard !output.json else {
-            entries.forEach(output.object)
-            return
+    /// `rasdial --entries`: the phonebook entries, read here like RasEnumEntries does. Entries
+    /// that cannot be read are reported — on stderr, or as error objects with `--json` — and
+    /// the good ones are listed all the same. - Returns: whether nothing had to be reported.
+    func entries(phonebookPath: String?) throws(RasError) -> Bool {
+        let listing = try PhonebookSearchPath().entryListing(phonebookPath: phonebookPath)
+        if output.json {
+            listing.entries.forEach(output.object)
+            listing.problems.map(ProblemRecord.init).forEach(output.object)
+        } else {
+            if !listing.entries.isEmpty {
+                output.table([["ENTRY", "SCOPE", "PHONEBOOK"]] + listing.entries.map { [$0.name, $0.scope.rawValue, $0.phonebookPath] })
+            } else if listing.problems.isEmpty {
+                output.text("No entries")
+            }
+            listing.problems.forEach { output.report($0.error) }
         }
-        guard !entries.isEmpty else {
-            output.text("No entries")
-            return
-        }
-        output.table([["ENTRY", "SCOPE", "PHONEBOOK"]] + entries.map { [$0.name, $0.scope.rawValue, $0.phonebookPath] })
+        return listing.problems.isEmpty
     }
 
     /// `rasdial --devices`: the devices the daemon knows (`RasEnumDevices`), or `No devices`

@@ -430,6 +430,51 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test("--entries lists the good entries and reports each bad one (stderr, or error objects), exit 1")
+    func entriesWithACorruptEntry() async throws {
+        try await Bench.run("corrupt") { bench in
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon()
+            let phonebook = bench.folder + "/mixed.pbk"
+            try """
+                [Work]
+                Port=\(modems.links[0])
+                PhoneNumber=5551234
+                [Evil]
+                InitString=ATDT19005551234
+                [Home]
+                Port=\(modems.links[0])
+                PhoneNumber=5559999
+                """.write(toFile: phonebook, atomically: true, encoding: .utf8)
+            let text = try await bench.rasdial(["--entries", "--phonebook", phonebook])
+            #expect(text.status == 1)
+            #expect(text.lines.first?.hasPrefix("ENTRY") == true)
+            #expect(text.lines.dropFirst().map { $0.split(separator: " ").first.map(String.init) } == ["Work", "Home"])
+            #expect(text.stderr == "error 625: The phonebook file is corrupt. (\(phonebook), line 5: entry 'Evil': "
+                + "InitString 'ATDT19005551234': the D command at position 3 dials; init strings may not dial, "
+                + "answer, go online or go off-hook)\n", "\(text.stderr)")
+
+            let json = try await bench.rasdial(["--entries", "--phonebook", phonebook, "--json"])
+            #expect(json.status == 1)
+            #expect(json.objects.compactMap { $0["error"] == nil ? $0["name"] as? String : nil } == ["Work", "Home"])
+            let problem = try #require(json.objects.last)
+            #expect(problem["error"] as? Int == 625)
+            #expect(problem["errorName"] as? String == "ERROR_CORRUPT_PHONEBOOK")
+            #expect(problem["name"] as? String == "Evil")
+            #expect(problem["line"] as? Int == 5)
+            #expect(problem["phonebookPath"] as? String == phonebook)
+            #expect((problem["errorDetail"] as? String)?.contains("line 5: entry 'Evil'") == true)
+
+            // The good entries of that phonebook dial.
+            let dial = try await bench.rasdial(["Home", "--phonebook", phonebook])
+            #expect(dial.status == 0, "stderr: \(dial.stderr)")
+            #expect(try await bench.rasdial(["Home", "--disconnect"]).status == 0)
+            let evil = try await bench.rasdial(["Evil", "--phonebook", phonebook])
+            #expect(evil.status == 1 && evil.stderr.hasPrefix("error 625: "))
+            #expect(!modems.events().contains { $0.contains("1900") })
+        }
+    }
+
     @Test func badCommandLinesExitTwo() async throws {
         try await Bench.run("usage") { bench in
             for arguments in [["--bogus"], ["--status"], ["--watch", "--demo"], ["--device", "/dev/null"],

@@ -434,6 +434,34 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
+    @Test("a good entry dials although another entry of its phonebook is corrupt; the corrupt one is 625")
+    func corruptNeighbour() async throws {
+        let lab = try await ModemLab()
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        try """
+        [Evil]
+        Port=\(lab.port())
+        PhoneNumber=5551234
+        InitString=ATDT19005551234
+        [Work]
+        Port=\(lab.port())
+        PhoneNumber=5551234
+        """.write(toFile: pbk, atomically: true, encoding: .utf8)
+        let listing = try await lab.manager.entryListing(phonebookPath: pbk)
+        #expect(listing.entries.map(\.name) == ["Work"])
+        #expect(listing.problems.map(\.name) == ["Evil"])
+        #expect(try await lab.manager.enumEntries(phonebookPath: pbk).map(\.name) == ["Work"])
+        await #expect(throws: RasError.corruptPhonebook) { _ = try await lab.manager.dial(.entry("Evil", phonebookPath: pbk)) }
+        #expect(!lab.bank.modems[0].events.contains { $0.hasPrefix("slave-open") })
+        let dial = try await lab.manager.dial(.entry("Work", phonebookPath: pbk))
+        #expect(await ModemLab.collect(dial.notifications).last?.state == .connected)
+        #expect(!lab.bank.modems[0].events.contains { $0.contains("1900") }, "the bad init string never reached the modem")
+        try await lab.hangUpAndWait(dial.handle)
+        TestSupport.remove(dir)
+        await lab.finish()
+    }
+
     @Test("an entry whose InitString dials fails with 625 before the port is opened", arguments: [
         ("InitString=ATZ\nInitString=ATDT19005551234", 5, "InitString 'ATDT19005551234': the D command at position 3 dials"),
         ("InitString=AT&D2 S7=60;DT5551234", 4, "InitString 'AT&D2 S7=60;DT5551234': the D command at position 13 dials"),
