@@ -62,7 +62,7 @@ public struct ATCommandLine: Sendable, Hashable {
     }
 }
 
-/// A recursive-descent parser over the body of a line; positions are indices + 1.
+/// Reads the commands of a line body left to right; positions are byte indices + 1.
 private struct Parser {
     let bytes: [UInt8]
     var index: Int
