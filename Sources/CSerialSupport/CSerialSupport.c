@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/sysmacros.h>
+#include <sys/epoll.h>
 #include "CSerialSupport.h"
 
 int csupport_posix_openpt(int flags) { return posix_openpt(flags); }
@@ -23,6 +25,16 @@ int csupport_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int 
     *gid = cred.gid;
     return 0;
 }
+
+int csupport_peer_groups(int fd, unsigned int *groups, int max) {
+    if (max < 0) { errno = EINVAL; return -1; }
+    socklen_t len = (socklen_t)(sizeof(gid_t) * (size_t)max);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return -1;
+    return (int)(len / sizeof(gid_t));
+}
+
+unsigned int csupport_major(unsigned long device) { return major((dev_t)device); }
+unsigned int csupport_minor(unsigned long device) { return minor((dev_t)device); }
 
 static int fill_address(struct sockaddr_un *address, const char *path) {
     size_t length = strlen(path);
@@ -46,3 +58,28 @@ int csupport_unix_connect(int fd, const char *path) {
 }
 
 int csupport_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+int csupport_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int csupport_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof(event));
+    event.events = events;
+    event.data.u64 = token;
+    return epoll_ctl(epfd, op, fd, &event);
+}
+
+int csupport_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events, int max, int timeout) {
+    struct epoll_event buffer[256];
+    if (max > 256) max = 256;
+    int count = epoll_wait(epfd, buffer, max, timeout);
+    for (int i = 0; i < count; i++) {
+        tokens[i] = buffer[i].data.u64;
+        events[i] = buffer[i].events;
+    }
+    return count;
+}
+
+int csupport_epoll_add(void) { return EPOLL_CTL_ADD; }
+int csupport_epoll_mod(void) { return EPOLL_CTL_MOD; }
+int csupport_epoll_del(void) { return EPOLL_CTL_DEL; }

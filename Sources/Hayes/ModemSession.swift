@@ -359,6 +359,11 @@ public actor ModemSession {
     /// long. Data received meanwhile is counted and dropped.
     ///
     /// - Throws: ``ModemError/cancelled`` when the task is cancelled (our own hang-up).
+    ///
+    /// The wait costs nothing while the line is quiet: on a port without modem lines (a pty)
+    /// it wakes only for data, a hang-up or the idle deadline; on a port with modem lines it
+    /// also samples carrier-detect every ``ModemTiming/carrierPoll``, on a grid shared by every
+    /// line (``ReactorClock``), so a thousand lines cost the reactor one wake per period.
     public func waitForDisconnect(idleLimit: Duration? = nil) async throws(ModemError) -> OnlineEnd {
         let watchesCarrier = (try? port.modemLines()) != nil
         var lastData = ContinuousClock.now
@@ -367,9 +372,11 @@ public actor ModemSession {
                 logger.info("idle", metadata: ["seconds": "\(idleLimit)"])
                 return .idle
             }
+            var deadline = watchesCarrier ? ReactorClock.nextTick(every: timing.carrierPoll) : nil
+            if let idleLimit { deadline = min(deadline ?? lastData + idleLimit, lastData + idleLimit) }
             let bytes: [UInt8]
             do {
-                bytes = try await port.read(deadline: .now + timing.carrierPoll)
+                bytes = try await port.read(deadline: deadline)
             } catch .cancelled {
                 throw .cancelled
             } catch {

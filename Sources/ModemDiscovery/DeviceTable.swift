@@ -72,6 +72,9 @@ public actor DeviceTable {
         public var hotPlugDelay: Duration
         /// The longest a query waits for probes in flight before answering with what it has.
         public var probeWaitLimit: Duration
+        /// Called by ``DeviceTable/start()`` with the device nodes udev listed, before any of
+        /// them is probed (the daemon reclaims their stale locks here).
+        public var beforeProbing: (@Sendable ([String]) -> Void)?
 
         /// A configuration; by default candidates only, standard probe settings, no
         /// configured ports, 500 ms hot-plug delay, 30 s wait limit.
@@ -85,6 +88,7 @@ public actor DeviceTable {
             self.configuredPaths = configuredPaths
             self.hotPlugDelay = hotPlugDelay
             self.probeWaitLimit = probeWaitLimit
+            beforeProbing = nil
         }
     }
 
@@ -183,6 +187,7 @@ public actor DeviceTable {
             throw error
         }
         started = true
+        configuration.beforeProbing?(devices.map(\.devnode))
         var keys: [String] = []
         for device in devices {
             entries[device.syspath] = Entry(device: device, generation: nextGeneration())

@@ -71,13 +71,16 @@ public struct ModemProbe: Sendable {
             lock = try UUCPLock.acquire(device: path, directory: settings.lockDirectory)
         } catch .locked(_, let lockFile, let pid) {
             return ProbeResult(status: .inUse, detail: "locked by process \(pid) (\(lockFile))")
+        } catch .badLockFile(_, let lockFile, let kind) {
+            return ProbeResult(status: .inUse, detail: "its lock file \(lockFile) is a \(kind), not a lock file")
         } catch {
             // No writable lock directory: respect the locks other programs hold in the
             // directories we can read, then rely on the exclusive open alone.
             let directories = settings.lockDirectory.map { [$0] } ?? UUCPLock.standardDirectories
             for directory in directories {
                 if let holder = UUCPLock.holder(of: path, directory: directory) {
-                    return ProbeResult(status: .inUse, detail: "locked by process \(holder)")
+                    let who = holder == 0 ? "a lock file that is not a regular file" : "process \(holder)"
+                    return ProbeResult(status: .inUse, detail: "locked by \(who) in \(directory)")
                 }
             }
         }

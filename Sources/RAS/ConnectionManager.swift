@@ -54,6 +54,8 @@ public actor ConnectionManager: RasService {
         let dialString: DialString
         let owner: UInt32
         let portPath: String?
+        /// How the port may be opened (see ``PortAccess``).
+        let portAccess: PortAccess
         let deviceName: String
         var machine: DialMachine.State
         var port: SerialPort?
@@ -77,6 +79,18 @@ public actor ConnectionManager: RasService {
                 handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
                 phoneNumber: plan.settings.phoneNumber, dialState: machine)
         }
+    }
+
+    /// Whether a connection's port may be opened as the manager's own user.
+    private enum PortAccess: Sendable {
+        /// A device the manager knows (its device table, `--device`), a port of the
+        /// all-users phonebook, or a dial made in this process: opened as is.
+        case trusted
+        /// A path a client named: checked for that client; opened only if it is still that device.
+        case checked(SerialDeviceCheck.Identity)
+        /// A path a client named that did not exist when checked: the open fails with this
+        /// error, without opening whatever appears there later.
+        case missing(RasError)
     }
 
     /// The configuration.
@@ -103,10 +117,26 @@ public actor ConnectionManager: RasService {
         try await dial(parameters, owner: ProcessIdentity.userID)
     }
 
-    /// ``dial(_:)`` on behalf of the user `owner` (the daemon passes its peer's uid): only
-    /// that user and root may hang the connection up.
+    /// ``dial(_:)`` on behalf of the user `owner`: only that user and root may hang the
+    /// connection up. The port is opened with this process's rights, unchecked.
     public func dial(_ parameters: RasDialParameters, owner: UInt32) async throws(RasError) -> RasDialHandle {
-        let plan = try parameters.resolve(searchPath: configuration.searchPath)
+        try await dial(parameters, owner: owner, requester: nil)
+    }
+
+    /// ``dial(_:)`` on behalf of a client (the daemon passes its peer's credentials), which
+    /// owns the connection. The phonebook is read only if the client could read it, and a
+    /// port the manager does not know (not in its device table, not a `--device` port, not
+    /// from the all-users phonebook) is opened only if it is a serial port the client could
+    /// open itself.
+    /// - Throws: besides the errors of ``dial(_:)``, 5 ``RasError/accessDenied`` when the
+    ///   client may not open the port, 609 ``RasError/deviceTypeDoesNotExist`` when the path is
+    ///   not a serial port; nothing was opened then.
+    public func dial(_ parameters: RasDialParameters, requester: PeerCredentials) async throws(RasError) -> RasDialHandle {
+        try await dial(parameters, owner: requester.uid, requester: requester)
+    }
+
+    private func dial(_ parameters: RasDialParameters, owner: UInt32, requester: PeerCredentials?) async throws(RasError) -> RasDialHandle {
+        let plan = try parameters.resolve(searchPath: configuration.searchPath, requester: requester)
         let dialString = try Self.dialString(for: plan.settings)
         // Look the device up first: the checks below must see the table as it is when the
         // connection is inserted, with no suspension in between.
@@ -116,6 +146,7 @@ public actor ConnectionManager: RasService {
             // The device's own name, however the dial named it (a link, another case, a path).
             names.contains(where: device.answers(to:)) || SerialPort.canonicalPath(device.path) == path
         }
+        let access = try portAccess(path, plan: plan, listed: listed != nil, requester: requester)
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
@@ -139,7 +170,7 @@ public actor ConnectionManager: RasService {
         lastHandle += 1
         let handle = RasConnectionHandle(rawValue: lastHandle)
         connections[handle] = Connection(
-            handle: handle, plan: plan, dialString: dialString, owner: owner, portPath: path,
+            handle: handle, plan: plan, dialString: dialString, owner: owner, portPath: path, portAccess: access,
             deviceName: listed?.deviceName ?? plan.settings.device ?? path ?? "",
             machine: DialMachine.State(settings: plan.settings))
         if let path { portOwners[path] = handle }
@@ -204,6 +235,19 @@ public actor ConnectionManager: RasService {
         try configuration.searchPath.entryListing(phonebookPath: phonebookPath)
     }
 
+    /// ``enumEntries(phonebookPath:)`` for a client: a phonebook it names is read only if it
+    /// could read it itself (see ``Phonebook/load(from:requester:)``).
+    public func enumEntries(phonebookPath: String?, requester: PeerCredentials) throws(RasError) -> [RasEntryName] {
+        try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath, requester: phonebookPath == nil ? nil : requester)
+    }
+
+    /// ``entryListing(phonebookPath:)`` for a client: a phonebook it names is read only if it
+    /// could read it itself (see ``Phonebook/load(from:requester:)``); the default phonebooks
+    /// are the daemon's own and are read as before.
+    public func entryListing(phonebookPath: String?, requester: PeerCredentials) throws(RasError) -> RasEntryListing {
+        try configuration.searchPath.entryListing(phonebookPath: phonebookPath, requester: phonebookPath == nil ? nil : requester)
+    }
+
     public func enumDevices() async throws(RasError) -> [RasDevice] {
         await configuration.listDevices()
     }
@@ -266,12 +310,14 @@ public actor ConnectionManager: RasService {
         case .openPort:
             let settings = connection.plan.settings
             let path = connection.portPath
+            let access = connection.portAccess
             let lockDirectory = configuration.lockDirectory
             let options = portOptions(for: settings)
             let timing = configuration.timing
             let logger = connectionLogger(connection)
             startWork(handle) {
-                let opened = Self.openPort(path: path, settings: settings, options: options, lockDirectory: lockDirectory)
+                let opened = Self.openPort(
+                    path: path, access: access, settings: settings, options: options, lockDirectory: lockDirectory)
                 switch opened {
                 case .success(let (port, lock)):
                     let session = ModemSession(port: port, timing: timing, logger: logger)
@@ -477,11 +523,17 @@ public actor ConnectionManager: RasService {
 
     /// Locks and opens the port; the lock is released again if the open fails.
     private static func openPort(
-        path: String?, settings: RasDialSettings, options: SerialOptions, lockDirectory: String?
+        path: String?, access: PortAccess, settings: RasDialSettings, options: SerialOptions, lockDirectory: String?
     ) -> Result<(SerialPort, UUCPLock?), RasError> {
         guard let path else {
             let what = settings.device.map { "no modem named '\($0)' is present" } ?? "no modem is configured for this dial"
             return .failure(RasError.deviceDoesNotExist.with(detail: what))
+        }
+        var checked: SerialDeviceCheck.Identity?
+        switch access {
+        case .trusted: break
+        case .checked(let identity): checked = identity
+        case .missing(let error): return .failure(error)
         }
         if let bps = settings.connectBPS, BaudRate(rawValue: bps) == nil {
             return .failure(RasError.portNotAvailable.with(detail: "ConnectBPS=\(bps) is not a speed termios supports"))
@@ -493,10 +545,29 @@ public actor ConnectionManager: RasService {
             return .failure(portError(error, path: path))
         }
         do {
-            return .success((try SerialPort(path: path, options: options), lock))
+            return .success((try SerialPort(path: path, options: options, checked: checked), lock))
         } catch {
             lock.release()
             return .failure(portError(error, path: path))
+        }
+    }
+
+    /// Whether and how the port of a new connection may be opened: see ``PortAccess``.
+    private func portAccess(_ path: String?, plan: RasDialPlan, listed: Bool, requester: PeerCredentials?) throws(RasError) -> PortAccess {
+        guard let requester, let path, !listed else { return .trusted }
+        if let phonebook = plan.phonebookPath,
+           SerialPort.canonicalPath(phonebook) == SerialPort.canonicalPath(configuration.searchPath.systemPhonebookPath) {
+            return .trusted
+        }
+        do {
+            return .checked(try SerialDeviceCheck.check(path, requester: requester))
+        } catch {
+            let refusal = Self.portError(error, path: path)
+            if refusal == .deviceDoesNotExist { return .missing(refusal) }
+            logger.notice("dial refused: the client may not open the port", metadata: [
+                "uid": "\(requester.uid)", "pid": "\(requester.pid)", "path": "\(path)", "error": "\(refusal)",
+            ])
+            throw refusal
         }
     }
 
@@ -505,6 +576,14 @@ public actor ConnectionManager: RasService {
         switch error {
         case .locked(_, let lockFile, let pid):
             return RasError.portNotAvailable.with(detail: "\(path) is held by process \(pid) (lock file \(lockFile))")
+        case .badLockFile:
+            return RasError.portNotAvailable.with(detail: "\(error)")
+        case .notPermitted(_, let reason):
+            return RasError.accessDenied.with(detail: "\(path): \(reason)")
+        case .notSerialDevice(_, let reason):
+            return RasError.deviceTypeDoesNotExist.with(detail: "\(path) is not a serial port: \(reason)")
+        case .notRegularFile, .tooLarge:
+            return RasError.portNotAvailable.with(detail: "\(error)")
         case .inUse:
             return RasError.portNotAvailable.with(detail: "\(path) is in use by another program")
         case .system(_, _, let errno) where errno == .noSuchFileOrDirectory || errno == .operationNotSupportedByDevice

@@ -1,4 +1,5 @@
 import Foundation
+import Serial
 
 /// A RAS phonebook (`.pbk`): an INI file with one `[Entry Name]` section per entry.
 ///
@@ -47,27 +48,42 @@ public struct Phonebook: Sendable, Equatable {
         self = try PhonebookParser(source: source).parse(Array(data))
     }
 
+    /// The largest phonebook read: 4 MiB.
+    public static let maximumFileBytes = SafeFile.defaultReadLimit
+
     /// Reads and parses the phonebook at `path`.
-    /// - Throws: 621 ``RasError/cannotOpenPhonebook`` when the file is missing or unreadable
-    ///   (the detail names the path), and the errors of ``init(data:source:)``.
-    public static func load(from path: String) throws(RasError) -> Phonebook {
-        try Phonebook(data: contents(of: path), source: path)
+    ///
+    /// The file is opened without blocking and must be a regular file: a FIFO, a device
+    /// (`/dev/zero`), a folder or a socket is refused before anything is read. With a
+    /// `requester` (the daemon reading on a client's behalf), the file must be readable by it
+    /// through its permission bits, and every folder on the way searchable; a link is
+    /// resolved first and the file actually opened must be the one checked.
+    /// - Throws: 621 ``RasError/cannotOpenPhonebook`` when the file is missing, unreadable,
+    ///   not a regular file or larger than ``maximumFileBytes`` (the detail names the path and
+    ///   why), and the errors of ``init(data:source:)``.
+    public static func load(from path: String, requester: PeerCredentials? = nil) throws(RasError) -> Phonebook {
+        try Phonebook(data: Data(contents(of: path, requester: requester)), source: path)
     }
 
     /// Reads the phonebook at `path` leniently, for listing and dialing: the phonebook with
     /// every entry whose header could be read, and a problem per bad line (naming the entry it
     /// makes unusable, if any). Never write the result back: bad lines are not in it.
+    ///
+    /// The file is read like ``load(from:requester:)`` reads it: a regular file only, no larger
+    /// than ``maximumFileBytes``, and with a `requester`, one that it could read itself.
     /// - Throws: 621 and 622 — a file that cannot be read or split into lines at all.
-    static func read(from path: String) throws(RasError) -> (phonebook: Phonebook, problems: [PhonebookLineProblem]) {
-        try PhonebookParser(source: path).read(Array(contents(of: path)))
+    static func read(from path: String, requester: PeerCredentials? = nil)
+        throws(RasError) -> (phonebook: Phonebook, problems: [PhonebookLineProblem]) {
+        try PhonebookParser(source: path).read(contents(of: path, requester: requester))
     }
 
-    /// The bytes of the file at `path`. - Throws: 621 naming the path and the reason.
-    private static func contents(of path: String) throws(RasError) -> Data {
+    /// The bytes of the regular file at `path`, read through ``SafeFile``.
+    /// - Throws: 621 naming the path and the reason.
+    private static func contents(of path: String, requester: PeerCredentials?) throws(RasError) -> [UInt8] {
         do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
+            return try SafeFile.readRegularFile(path, maxBytes: maximumFileBytes, requester: requester)
         } catch {
-            throw RasError.cannotOpenPhonebook.with(detail: "\(path): \(Self.reason(error))")
+            throw RasError.cannotOpenPhonebook.with(detail: Self.reason(error, path: path))
         }
     }
 
@@ -161,7 +177,7 @@ public struct Phonebook: Sendable, Equatable {
                 try fileManager.setAttributes([.posixPermissions: permissions], ofItemAtPath: path)
             }
         } catch {
-            throw RasError.cannotOpenPhonebook.with(detail: "cannot write \(path): \(Self.reason(error))")
+            throw RasError.cannotOpenPhonebook.with(detail: "cannot write \(path): \(Self.writeReason(error))")
         }
     }
 
@@ -181,7 +197,27 @@ public struct Phonebook: Sendable, Equatable {
         try phonebook.write(to: path)
     }
 
-    private static func reason(_ error: any Error) -> String {
+    /// Why a phonebook could not be read, naming the path.
+    private static func reason(_ error: SerialError, path: String) -> String {
+        switch error {
+        case .system(_, _, let errno) where errno == .noSuchFileOrDirectory:
+            return "\(path): no such file"
+        case .system(_, _, let errno) where errno == .permissionDenied:
+            return "\(path): permission denied"
+        case .system(_, _, let errno) where errno == .isDirectory:
+            return "\(path) is a directory, not a phonebook"
+        case .notRegularFile(_, let kind):
+            return "\(path) is a \(kind), not a phonebook file; it was not read"
+        case .tooLarge(_, let limit):
+            return "\(path) is larger than \(limit) bytes; it is not a phonebook"
+        case .notPermitted(_, let reason):
+            return "\(path): permission denied (\(reason))"
+        default:
+            return error.description
+        }
+    }
+
+    private static func writeReason(_ error: any Error) -> String {
         if let cocoa = error as? CocoaError {
             switch cocoa.code {
             case .fileReadNoSuchFile, .fileNoSuchFile: return "no such file"

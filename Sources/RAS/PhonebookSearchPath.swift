@@ -1,4 +1,5 @@
 import Foundation
+import Serial
 
 /// One entry as `RasEnumEntries` lists it (`RASENTRYNAME`).
 public struct RasEntryName: Sendable, Hashable, Codable {
@@ -122,14 +123,15 @@ public struct PhonebookSearchPath: Sendable {
     /// cannot be read. One bad entry does not hide the others: an entry with a bad line (or a
     /// name given twice) is left out of ``RasEntryListing/entries`` and reported, as is a bad
     /// line outside every entry, or a default phonebook that cannot be read at all.
+    /// `requester`: the user the files are read for (see ``Phonebook/load(from:requester:)``).
     /// - Throws: 621 or 622 only when `phonebookPath` is given and that file cannot be read
     ///   at all (there is nothing to list).
-    public func entryListing(phonebookPath: String? = nil) throws(RasError) -> RasEntryListing {
+    public func entryListing(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> RasEntryListing {
         var listing = RasEntryListing(entries: [])
         for (path, scope) in phonebooks(phonebookPath) {
             let read: (phonebook: Phonebook, problems: [PhonebookLineProblem])
             do throws(RasError) {
-                read = try Phonebook.read(from: path)
+                read = try Phonebook.read(from: path, requester: requester)
             } catch {
                 if phonebookPath != nil { throw error }
                 listing.problems.append(RasPhonebookProblem(phonebookPath: path, line: nil, name: nil, error: error))
@@ -145,22 +147,24 @@ public struct PhonebookSearchPath: Sendable {
         return listing
     }
 
-    /// The usable entries of ``entryListing(phonebookPath:)``; use that to learn what was left out.
+    /// The usable entries of ``entryListing(phonebookPath:requester:)``; use that to learn what
+    /// was left out. `requester`: the user the files are read for.
     /// - Throws: 621 or 622 when `phonebookPath` is given and cannot be read at all.
-    public func enumerateEntries(phonebookPath: String? = nil) throws(RasError) -> [RasEntryName] {
-        try entryListing(phonebookPath: phonebookPath).entries
+    public func enumerateEntries(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> [RasEntryName] {
+        try entryListing(phonebookPath: phonebookPath, requester: requester).entries
     }
 
     /// Finds the entry `name` (case ignored) in `phonebookPath`, or with `nil` in the first
-    /// existing default phonebook that has it. Other entries' problems do not matter; an
+    /// existing default phonebook that has it, reading the files for `requester` (see
+    /// ``Phonebook/load(from:requester:)``). Other entries' problems do not matter; an
     /// entry that has one is refused with it, and hides an entry of the same name further on.
     /// - Throws: 623 ``RasError/cannotFindPhonebookEntry`` naming the files searched; 625 for
     ///   an entry with a bad line (the first one); 621 and 622 for a file that cannot be read.
-    public func locateEntry(named name: String, phonebookPath: String? = nil)
+    public func locateEntry(named name: String, phonebookPath: String? = nil, requester: PeerCredentials? = nil)
         throws(RasError) -> (entry: PhonebookEntry, phonebookPath: String) {
         let searched = phonebooks(phonebookPath)
         for (path, _) in searched {
-            let read = try Phonebook.read(from: path)
+            let read = try Phonebook.read(from: path, requester: requester)
             if let problem = read.problems.first(where: { $0.entryName.map { PhonebookEntry.namesMatch($0, name) } ?? false }) {
                 throw problem.error
             }

@@ -1,3 +1,5 @@
+import Serial
+
 /// What to dial (`RASDIALPARAMS`): a phonebook entry, or an entry-less call to a number.
 ///
 /// JSON shape (flat): an entry dial is `{"entryName":"Work","phonebookPath":"…","phoneNumber":"…"}`
@@ -61,13 +63,18 @@ public struct RasDialParameters: Sendable, Hashable, Codable {
     /// Validates the parameters and works out what to dial: loads the entry (from
     /// `phonebookPath`, or the first phonebook on `searchPath` that has it) or takes the
     /// defaults for an entry-less dial.
-    /// - Throws: the errors of ``validate()``, of ``PhonebookSearchPath/locateEntry(named:phonebookPath:)``
+    /// `requester` is the user a phonebook the parameters name is read for (see
+    /// ``Phonebook/load(from:requester:)``); the default phonebooks are read as this process.
+    /// - Throws: the errors of ``validate()``, of ``PhonebookSearchPath/locateEntry(named:phonebookPath:requester:)``
     ///   and of ``RasDialSettings/init(entry:phoneNumberOverride:)``.
-    public func resolve(searchPath: PhonebookSearchPath = PhonebookSearchPath()) throws(RasError) -> RasDialPlan {
+    public func resolve(
+        searchPath: PhonebookSearchPath = PhonebookSearchPath(), requester: PeerCredentials? = nil
+    ) throws(RasError) -> RasDialPlan {
         try validate()
         switch target {
         case .entry(let name, let path, let override):
-            let located = try searchPath.locateEntry(named: name, phonebookPath: path)
+            let located = try searchPath.locateEntry(
+                named: name, phonebookPath: path, requester: path == nil ? nil : requester)
             return RasDialPlan(
                 entryName: located.entry.name, phonebookPath: located.phonebookPath,
                 settings: try RasDialSettings(entry: located.entry, phoneNumberOverride: override))

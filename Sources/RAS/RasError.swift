@@ -90,6 +90,9 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
     public static let bufferTooSmall = RasError(code: 603)
     /// 608 `ERROR_DEVICE_DOES_NOT_EXIST`: no such device.
     public static let deviceDoesNotExist = RasError(code: 608)
+    /// 609 `ERROR_DEVICETYPE_DOES_NOT_EXIST`: the path is not a device of a type RAS dials
+    /// (not a serial port).
+    public static let deviceTypeDoesNotExist = RasError(code: 609)
     /// 617 `ERROR_ALREADY_DISCONNECTING`: the connection is already being hung up.
     public static let alreadyDisconnecting = RasError(code: 617)
     /// 618 `ERROR_PORT_NOT_OPEN`: the port is not open.
@@ -172,6 +175,7 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
         602: ("ERROR_PORT_ALREADY_OPEN", "The port is already open."),
         603: ("ERROR_BUFFER_TOO_SMALL", "The buffer is too small."),
         608: ("ERROR_DEVICE_DOES_NOT_EXIST", "The device does not exist."),
+        609: ("ERROR_DEVICETYPE_DOES_NOT_EXIST", "The device type does not exist."),
         617: ("ERROR_ALREADY_DISCONNECTING", "The connection is already being disconnected."),
         618: ("ERROR_PORT_NOT_OPEN", "The port is not open."),
         619: ("ERROR_PORT_DISCONNECTED", "The port is disconnected."),

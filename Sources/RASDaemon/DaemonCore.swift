@@ -66,9 +66,13 @@ public final class DaemonCore: Sendable {
     public init(settings: DaemonSettings, listener: UnixSocketListener, logger: Logger) {
         var probeSettings = settings.probeSettings
         probeSettings.lockDirectory = settings.lockDirectory
-        let table = DeviceTable(configuration: DeviceTable.Configuration(
+        var tableConfiguration = DeviceTable.Configuration(
             policy: CandidatePolicy(scope: settings.probeScope), probeSettings: probeSettings,
-            configuredPaths: settings.devices, hotPlugDelay: settings.hotPlugDelay))
+            configuredPaths: settings.devices, hotPlugDelay: settings.hotPlugDelay)
+        tableConfiguration.beforeProbing = { [lockDirectory = settings.lockDirectory] paths in
+            Self.reclaimStaleLocks(paths, lockDirectory: lockDirectory, logger: logger)
+        }
+        let table = DeviceTable(configuration: tableConfiguration)
         let configuration = ConnectionManager.Configuration(
             lockDirectory: settings.lockDirectory, timing: settings.timing, searchPath: settings.searchPath,
             resolveDevice: { name in
@@ -90,6 +94,9 @@ public final class DaemonCore: Sendable {
     /// ports (no `/sys`), a warning is logged and the daemon runs with the configured ports.
     public func start() async {
         var started: [Task<Void, Never>] = []
+        // The configured ports now; the discovered ones once udev has listed them, before
+        // they are probed (DeviceTable.Configuration.beforeProbing).
+        Self.reclaimStaleLocks(settings.devices, lockDirectory: settings.lockDirectory, logger: logger)
         if settings.discovery {
             let changes = await table.changes()
             do {
@@ -127,6 +134,26 @@ public final class DaemonCore: Sendable {
         for task in running { task.cancel() }
         for task in running { await task.value }
         return clean
+    }
+
+    /// Removes the stale UUCP locks of ports this daemon owns — their process is dead, their
+    /// content garbage, or they name this very process (a previous life with the same PID) —
+    /// so that a daemon killed with SIGKILL leaves no lock behind once it is back. Locks of
+    /// live processes and lock files that are not regular files are left alone (and logged).
+    static func reclaimStaleLocks(_ paths: [String], lockDirectory: String?, logger: Logger) {
+        for path in paths {
+            switch UUCPLock.reclaimStale(device: path, directory: lockDirectory) {
+            case .none:
+                break
+            case .removed(let pid):
+                logger.notice("removed a stale lock", metadata: ["path": "\(path)", "pid": "\(pid)"])
+            case .held(let pid):
+                logger.info("port locked by another process", metadata: ["path": "\(path)", "pid": "\(pid)"])
+            case .notALockFile(let kind):
+                logger.warning("the port's lock file is not a regular file; the port counts as locked until it is removed",
+                               metadata: ["path": "\(path)", "lockFile": "\(UUCPLock.lockName(for: path))", "type": "\(kind)"])
+            }
+        }
     }
 
     private static func log(_ change: DeviceTable.Change, _ logger: Logger) {

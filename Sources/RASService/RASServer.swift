@@ -137,7 +137,7 @@ private actor ClientSession {
         case .dial:
             guard let parameters = request.dial else { throw missing("dial") }
             if case .entry(_, let path?, _) = parameters.target { try checkPhonebook(path) }
-            let dial = try await manager.dial(parameters, owner: uid)
+            let dial = try await manager.dial(parameters, requester: connection.peer)
             response.handle = dial.handle
             await send(response)
             forward(dial.notifications, as: id)
@@ -158,7 +158,7 @@ private actor ClientSession {
             response.connections = try await manager.enumConnections()
         case .enumEntries:
             if let path = request.phonebookPath { try checkPhonebook(path) }
-            let listing = try await manager.entryListing(phonebookPath: request.phonebookPath)
+            let listing = try await manager.entryListing(phonebookPath: request.phonebookPath, requester: connection.peer)
             response.entries = listing.entries
             response.problems = listing.problems.isEmpty ? nil : listing.problems
         case .enumDevices:
@@ -181,9 +181,12 @@ private actor ClientSession {
         await send(response)
     }
 
-    /// A phonebook named by the client is read only if the client could read it itself.
+    /// A phonebook named by the client must be an absolute path (the daemon's working folder
+    /// is not the client's); the manager reads it only if the client could read it itself.
     private func checkPhonebook(_ path: String) throws(RasError) {
-        try PhonebookAccess.check(path, peer: connection.peer, daemonUID: ProcessIdentity.effectiveUserID)
+        guard path.hasPrefix("/") else {
+            throw RasError.cannotOpenPhonebook.with(detail: "'\(path)': the daemon needs an absolute phonebook path")
+        }
     }
 
     private func missing(_ field: String) -> RasError {

@@ -6,9 +6,9 @@ import Synchronization
 ///
 /// Every use happens under a lock that ``close(_:)`` also takes, so a descriptor number is
 /// never used after it was closed (and perhaps reused by another open). A wait registers
-/// with the ``IOReactor`` under the same lock, and closing ends every wait and lets the
-/// reactor finish any `poll` that still holds the file before `close(2)`, so when
-/// ``close(_:)`` returns the device really is released.
+/// with the ``IOReactor`` under the same lock, and closing ends every wait and removes the
+/// descriptor from the reactor's epoll set before `close(2)`, so when ``close(_:)`` returns
+/// the device really is released and no late event of the old number is delivered.
 final class Descriptor: Sendable {
     /// The path the descriptor was opened from, for errors.
     let path: String

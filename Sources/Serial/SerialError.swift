@@ -23,6 +23,20 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
     case locked(path: String, lockFile: String, pid: Int32)
     /// The calling task was cancelled while it waited.
     case cancelled(operation: String, path: String)
+    /// The path names a FIFO, device, folder or socket where a regular file was expected
+    /// (a phonebook, a lock file, a transcript). It was not read or written.
+    case notRegularFile(path: String, kind: FileKind)
+    /// The lock file of the device is not a regular file (someone made a FIFO, a folder or a
+    /// link there): the lock counts as held, and the file is left alone.
+    case badLockFile(path: String, lockFile: String, kind: FileKind)
+    /// The file is larger than the reader accepts.
+    case tooLarge(path: String, limit: Int)
+    /// The requester may not use the path (its permission bits say no), or it changed
+    /// between the check and the open.
+    case notPermitted(path: String, reason: String)
+    /// The path is not a serial port: not a character device of a serial, USB-serial, ACM
+    /// or pseudo-terminal driver. It was not opened.
+    case notSerialDevice(path: String, reason: String)
 
     /// The `errno` of a failed system call, if this error came from one.
     public var errno: Errno? {
@@ -35,7 +49,8 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .system(_, let path, _), .unsupported(_, let path), .unsupportedSpeed(_, let path),
              .hangUp(let path), .closed(let path), .inUse(let path), .timedOut(_, let path), .locked(let path, _, _),
-             .cancelled(_, let path):
+             .cancelled(_, let path), .notRegularFile(let path, _), .badLockFile(let path, _, _),
+             .tooLarge(let path, _), .notPermitted(let path, _), .notSerialDevice(let path, _):
             return path
         }
     }
@@ -60,6 +75,16 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): in use by process \(pid) (lock file \(lockFile))"
         case .cancelled(let operation, let path):
             return "\(operation) \(path): cancelled"
+        case .notRegularFile(let path, let kind):
+            return "\(path) is a \(kind), not a regular file; it was not opened"
+        case .badLockFile(let path, let lockFile, let kind):
+            return "\(path): its lock file \(lockFile) is a \(kind), not a lock file; the port counts as locked until it is removed"
+        case .tooLarge(let path, let limit):
+            return "\(path) is larger than \(limit) bytes"
+        case .notPermitted(let path, let reason):
+            return "\(path): permission denied (\(reason))"
+        case .notSerialDevice(let path, let reason):
+            return "\(path) is not a serial port (\(reason)); it was not opened"
         }
     }
 }

@@ -24,11 +24,17 @@ public final class SerialPort: Sendable {
     ///   - path: the device, e.g. `/dev/ttyUSB0`, `/dev/serial/by-id/…`, or a pty slave.
     ///   - options: line settings; applied before this returns.
     ///   - exclusive: claim the port with `TIOCEXCL` and `flock(LOCK_EX)`.
+    ///   - checked: the device as ``SerialDeviceCheck/check(_:requester:)`` found it; the
+    ///     opened descriptor must still be that device, with the same owner and mode.
     /// - Throws: `SerialError.system` with `ENOENT` for a missing path, `.inUse` if another
-    ///   program holds the port exclusively, `.unsupportedSpeed`, or another system error.
-    public init(path: String, options: SerialOptions = SerialOptions(), exclusive: Bool = true) throws(SerialError) {
+    ///   program holds the port exclusively, `.unsupportedSpeed`, `.notPermitted` when the
+    ///   device changed since `checked`, or another system error.
+    public init(
+        path: String, options: SerialOptions = SerialOptions(), exclusive: Bool = true,
+        checked: SerialDeviceCheck.Identity? = nil
+    ) throws(SerialError) {
         self.path = path
-        let fd = retryingEINTR { Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
+        let fd = retryingEINTR { Glibc.open(checked?.canonicalPath ?? path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
         if fd < 0 {
             let error = currentErrno()
             if error == .resourceBusy { throw .inUse(path: path) }
@@ -37,6 +43,15 @@ public final class SerialPort: Sendable {
         descriptor = Descriptor(fd, path: path)
         lastOptions = Mutex(options)
         do throws(SerialError) {
+            if let checked {
+                let opened = try FileStatus.of(descriptor: fd, path: path)
+                guard opened.isSameFile(as: checked.status)
+                    && opened.owner == checked.status.owner && opened.permissions == checked.status.permissions
+                    && opened.deviceMajor == checked.status.deviceMajor && opened.deviceMinor == checked.status.deviceMinor
+                else {
+                    throw .notPermitted(path: path, reason: "the device changed between the check and the open")
+                }
+            }
             var probe = termios()
             try check("tcgetattr", path) { tcgetattr(fd, &probe) }
             if exclusive {
@@ -134,12 +149,13 @@ public final class SerialPort: Sendable {
 
     // MARK: Reading and writing
 
-    /// Reads what is available, waiting until at least one byte arrives or `deadline` passes.
+    /// Reads what is available, waiting until at least one byte arrives or `deadline` passes
+    /// (`nil`: no deadline; the wait ends with data, a hang-up, a close or cancellation).
     ///
     /// - Returns: 1…`maxCount` bytes, or an empty array when the deadline passed first.
     /// - Throws: `.hangUp` when the device hung up (end of file, `EIO`, or `POLLHUP` with
     ///   nothing to read), `.closed`, `.cancelled` if the task was cancelled.
-    public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant) async throws(SerialError) -> [UInt8] {
+    public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
         while true {
             if let bytes = try readNow(maxCount: maxCount) { return bytes }
             let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)

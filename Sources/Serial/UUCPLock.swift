@@ -51,7 +51,9 @@ public struct UUCPLock: Sendable, Equatable {
         let lockFile = directory + "/" + lockName(for: device)
         let content = Array(pidField(pid).utf8)
         for _ in 0..<8 {
-            let fd = retryingEINTR { open(lockFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+            let fd = retryingEINTR {
+                open(lockFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0o644)
+            }
             if fd >= 0 {
                 let written = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
                 let writeError = currentErrno()
@@ -71,6 +73,10 @@ public struct UUCPLock: Sendable, Equatable {
                 continue
             case .live(let holder):
                 throw .locked(path: device, lockFile: lockFile, pid: holder)
+            case .notALockFile(let kind):
+                // A FIFO, folder, link or device someone made in the (world-writable) lock
+                // directory: never opened, never removed; the port counts as locked.
+                throw .badLockFile(path: device, lockFile: lockFile, kind: kind)
             case .stale:
                 // The holder is gone (crash, power loss, SIGKILL): reclaim the lock.
                 if unlink(lockFile) != 0 && errno != ENOENT {
@@ -81,12 +87,51 @@ public struct UUCPLock: Sendable, Equatable {
         throw .system(operation: "lock (contended)", path: lockFile, errno: .resourceBusy)
     }
 
+    /// What reclaiming a device's lock found.
+    public enum Reclaim: Sendable, Equatable {
+        /// No lock file.
+        case none
+        /// A lock of a live process other than this one: left alone.
+        case held(pid: Int32)
+        /// A lock file that is not a regular file: left alone (the port counts as locked).
+        case notALockFile(FileKind)
+        /// A stale lock was removed; `pid` is what it named (0 for garbage).
+        case removed(pid: Int32)
+    }
+
+    /// Removes `device`'s lock if it is stale: its process is dead, its content garbage, or it
+    /// names this very process — which, when a daemon starts, can only be a previous life of
+    /// it with the same PID (a container restarted, PIDs reused), since it has locked nothing
+    /// yet. A daemon calls this at start for the ports it owns, so a SIGKILL leaves no lock
+    /// behind until the port is next used.
+    public static func reclaimStale(device: String, directory: String? = nil, ownPID: Int32 = getpid()) -> Reclaim {
+        guard let directory = directory ?? defaultDirectory() else { return .none }
+        let lockFile = directory + "/" + lockName(for: device)
+        switch inspect(lockFile) {
+        case .vanished:
+            return .none
+        case .notALockFile(let kind):
+            return .notALockFile(kind)
+        case .live(let pid) where pid != ownPID:
+            return .held(pid: pid)
+        case .live(let pid):
+            return unlink(lockFile) == 0 ? .removed(pid: pid) : .held(pid: pid)
+        case .stale:
+            let pid = readPIDOrGarbage(lockFile) ?? 0
+            return unlink(lockFile) == 0 || errno == ENOENT ? .removed(pid: pid) : .held(pid: pid)
+        }
+    }
+
     /// The live process holding `device`'s lock in `directory`, if any. Stale locks
-    /// count as free (and are left for ``acquire(device:directory:pid:)`` to reclaim).
+    /// count as free (and are left for ``acquire(device:directory:pid:)`` to reclaim); a lock
+    /// file that is not a regular file answers 0: held, by no process anyone knows.
     public static func holder(of device: String, directory: String? = nil) -> Int32? {
         guard let directory = directory ?? defaultDirectory() else { return nil }
-        if case .live(let pid) = inspect(directory + "/" + lockName(for: device)) { return pid }
-        return nil
+        switch inspect(directory + "/" + lockName(for: device)) {
+        case .live(let pid): return pid
+        case .notALockFile: return 0
+        case .vanished, .stale: return nil
+        }
     }
 
     /// Removes the lock if it still names this owner. Releasing twice is harmless.
@@ -94,20 +139,30 @@ public struct UUCPLock: Sendable, Equatable {
         if UUCPLock.readPID(lockFile) == pid { _ = unlink(lockFile) }
     }
 
-    /// Records a new owner (as pppd's `relock` does when a daemon takes over a port).
+    /// Records a new owner (as pppd's `relock` does when a daemon takes over a port). The new
+    /// content is written to a fresh file created with `O_EXCL | O_NOFOLLOW` (so a link
+    /// planted in the lock directory is never followed) and renamed over the lock.
     public func transfer(to newPID: Int32) throws(SerialError) -> UUCPLock {
-        let temporary = lockFile + ".\(newPID).tmp"
         let content = Array(UUCPLock.pidField(newPID).utf8)
-        let fd = retryingEINTR { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw .system(operation: "relock", path: temporary, errno: currentErrno()) }
-        let written = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        _ = Glibc.close(fd)
-        guard written == content.count, rename(temporary, lockFile) == 0 else {
-            let error = currentErrno()
-            _ = unlink(temporary)
-            throw .system(operation: "relock", path: lockFile, errno: error)
+        for attempt in 0..<8 {
+            let temporary = lockFile + ".\(newPID).\(UInt32.random(in: 0...UInt32.max)).tmp"
+            let fd = retryingEINTR {
+                open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0o644)
+            }
+            guard fd >= 0 else {
+                if errno == EEXIST && attempt < 7 { continue }
+                throw .system(operation: "relock", path: temporary, errno: currentErrno())
+            }
+            let written = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            _ = Glibc.close(fd)
+            guard written == content.count, rename(temporary, lockFile) == 0 else {
+                let error = currentErrno()
+                _ = unlink(temporary)
+                throw .system(operation: "relock", path: lockFile, errno: error)
+            }
+            return UUCPLock(device: device, lockFile: lockFile, pid: newPID)
         }
-        return UUCPLock(device: device, lockFile: lockFile, pid: newPID)
+        throw .system(operation: "relock (contended)", path: lockFile, errno: .fileExists)
     }
 
     // MARK: Lock file content
@@ -118,11 +173,14 @@ public struct UUCPLock: Sendable, Equatable {
         return String(repeating: " ", count: max(0, 10 - digits.count)) + digits + "\n"
     }
 
-    private enum Inspection { case vanished, live(Int32), stale }
+    private enum Inspection { case vanished, live(Int32), stale, notALockFile(FileKind) }
 
     private static func inspect(_ lockFile: String) -> Inspection {
-        guard let pid = readPIDOrGarbage(lockFile) else { return .vanished }
-        return processIsAlive(pid) ? .live(pid) : .stale
+        switch readLockFile(lockFile) {
+        case .missing: return .vanished
+        case .notRegular(let kind): return .notALockFile(kind)
+        case .pid(let pid): return processIsAlive(pid) ? .live(pid) : .stale
+        }
     }
 
     static func readPID(_ lockFile: String) -> Int32? {
@@ -131,21 +189,39 @@ public struct UUCPLock: Sendable, Equatable {
     }
 
     /// The PID in a lock file: ASCII (any padding), or the old 4-byte binary form.
-    /// `nil` if the file does not exist; 0 if its content is garbage.
+    /// `nil` if the file does not exist or is not a regular file; 0 if its content is garbage.
     private static func readPIDOrGarbage(_ lockFile: String) -> Int32? {
-        let fd = retryingEINTR { open(lockFile, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return errno == ENOENT ? nil : 0 }
+        if case .pid(let pid) = readLockFile(lockFile) { return pid }
+        return nil
+    }
+
+    private enum LockFileContent { case missing, notRegular(FileKind), pid(Int32) }
+
+    /// Reads a lock file without ever blocking or following a link: the lock directory is
+    /// world-writable, so anyone may have put a FIFO, a link or a folder there
+    /// (see ``SafeFile``). A file that cannot be read counts as garbage (stale).
+    private static func readLockFile(_ lockFile: String) -> LockFileContent {
+        let fd: Int32
+        do throws(SerialError) {
+            (fd, _) = try SafeFile.openExistingRegularFile(lockFile)
+        } catch .notRegularFile(_, let kind) {
+            return .notRegular(kind)
+        } catch {
+            if error.errno == .noSuchFileOrDirectory { return .missing }
+            if error.errno == .tooManySymbolicLinkLevels { return .notRegular(.symbolicLink) }
+            return .pid(0)
+        }
         defer { _ = Glibc.close(fd) }
         var buffer = [UInt8](repeating: 0, count: 64)
         let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return 0 }
+        guard count > 0 else { return .pid(0) }
         let bytes = buffer.prefix(count)
         let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-        if !text.isEmpty, text.allSatisfy(\.isASCIIDigit), let pid = Int32(text) { return pid }
+        if !text.isEmpty, text.allSatisfy(\.isASCIIDigit), let pid = Int32(text) { return .pid(pid) }
         if count == 4 {
-            return bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            return .pid(bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) })
         }
-        return 0
+        return .pid(0)
     }
 }
 

@@ -9,11 +9,20 @@ public struct PeerCredentials: Sendable, Equatable, Codable {
     public var uid: UInt32
     /// Group ID of the peer.
     public var gid: UInt32
+    /// The peer's supplementary groups when it connected (`SO_PEERGROUPS`); `nil` when the
+    /// kernel could not tell (then only ``gid`` counts as the peer's group).
+    public var groups: [UInt32]?
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+    public init(pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32]? = nil) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
+        self.groups = groups
+    }
+
+    /// Whether the peer is in `group`: its primary group or one of its supplementary groups.
+    public func isMember(of group: UInt32) -> Bool {
+        gid == group || (groups?.contains(group) ?? false)
     }
 }
 
@@ -37,10 +46,21 @@ public final class UnixSocketConnection: Sendable {
             descriptor.close()
             throw .system(operation: "getsockopt(SO_PEERCRED)", path: path, errno: error)
         }
-        peer = PeerCredentials(pid: pid, uid: uid, gid: gid)
+        peer = PeerCredentials(pid: pid, uid: uid, gid: gid, groups: Self.peerGroups(fd))
     }
 
     deinit { close() }
+
+    /// The peer's supplementary groups (`SO_PEERGROUPS`), or `nil` if the kernel does not say.
+    private static func peerGroups(_ fd: Int32) -> [UInt32]? {
+        for capacity in [64, 65_536] {
+            var groups = [UInt32](repeating: 0, count: capacity)
+            let count = groups.withUnsafeMutableBufferPointer { csupport_peer_groups(fd, $0.baseAddress, Int32(capacity)) }
+            if count >= 0 { return Array(groups.prefix(Int(count))) }
+            if errno != ERANGE { return nil }
+        }
+        return nil
+    }
 
     /// Connects to a listening socket, retrying while its backlog is full until `deadline`.
     /// - Throws: `.system` with `ENOENT` (no socket file) or `ECONNREFUSED` (nobody listens).
@@ -218,11 +238,12 @@ public final class FileLock: Sendable {
     public let path: String
     private let descriptor: Descriptor
 
-    /// Takes the lock without waiting, creating the file (mode 0600) if needed.
-    /// - Throws: `.inUse` if another open file description holds it.
+    /// Takes the lock without waiting, creating the file (mode 0600) if needed. The file must
+    /// be a regular file reached without a link (see ``SafeFile``).
+    /// - Throws: `.inUse` if another open file description holds it; `.notRegularFile`.
     public init(path: String) throws(SerialError) {
         self.path = path
-        let fd = try check("open", path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        let fd = try SafeFile.openOrCreateRegularFile(path, flags: O_RDWR, mode: 0o600)
         descriptor = Descriptor(fd, path: path)
         if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
             let error = currentErrno()

@@ -1,6 +1,7 @@
 import Foundation
 import RAS
 import RASService
+import Serial
 
 /// Finding, and when needed starting, the `rasmand` daemon.
 enum Daemon {
@@ -77,12 +78,9 @@ enum Daemon {
         if !files.fileExists(atPath: folder) {
             try? files.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        if !files.fileExists(atPath: path) {
-            _ = files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return FileHandle.nullDevice }
-        handle.seekToEndOfFile()
-        return handle
+        // A regular file only: a FIFO there would block, a link could point anywhere.
+        guard let fd = try? SafeFile.openForWriting(path, mode: 0o600, append: true) else { return FileHandle.nullDevice }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 }
 

@@ -116,7 +116,11 @@ struct RasmandCommand: AsyncParsableCommand {
     func run() async throws {
         // First: from here on a termination signal is queued, not fatal.
         let signals = TerminationSignals()
-        var logger = Logger(label: "rasmand") { StreamLogHandler.standardError(label: $0) }
+        // The log goes through a writer thread: a stderr nobody reads costs dropped lines
+        // (counted, and reported once it moves again), never a daemon stuck in write(2).
+        let logWriter = BackgroundLineWriter(fd: 2)
+        defer { logWriter.flush() }
+        var logger = Logger(label: "rasmand") { StreamLogHandler(label: $0, stream: BackgroundLogStream(writer: logWriter)) }
         logger.logLevel = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
         if detach {
             // Refused when the starter already made us a process-group leader (Foundation's

@@ -285,23 +285,31 @@ struct ProtocolTests {
         let files = FileManager.default
         // Explicit: a socket bound by a concurrent test briefly sets a process-wide umask.
         try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder)
-        let owner = try #require((try files.attributesOfItem(atPath: path)[.ownerAccountID] as? NSNumber)?.uint32Value)
-        let stranger = PeerCredentials(pid: 1, uid: owner &+ 4242, gid: 4242)
-        let daemonUID = owner &+ 1
+        let status = try FileStatus.of(path)
+        let stranger = PeerCredentials(pid: 1, uid: status.owner &+ 4242, gid: 4242)
+        let inGroup = PeerCredentials(pid: 1, uid: status.owner &+ 4242, gid: 4242, groups: [status.group])
 
         try files.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
-        try PhonebookAccess.check(path, peer: stranger, daemonUID: daemonUID)
+        _ = try Phonebook.load(from: path, requester: stranger)
+        try files.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+        #expect(throws: RasError.cannotOpenPhonebook) { try Phonebook.load(from: path, requester: stranger) }
+        // A supplementary group (SO_PEERGROUPS) counts.
+        _ = try Phonebook.load(from: path, requester: inGroup)
         try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-        #expect(throws: RasError.cannotOpenPhonebook) { try PhonebookAccess.check(path, peer: stranger, daemonUID: daemonUID) }
-        // Its owner, root and the daemon's own user may.
-        try PhonebookAccess.check(path, peer: PeerCredentials(pid: 1, uid: owner, gid: 4242), daemonUID: daemonUID)
-        try PhonebookAccess.check(path, peer: PeerCredentials(pid: 1, uid: 0, gid: 0), daemonUID: daemonUID)
-        try PhonebookAccess.check(path, peer: stranger, daemonUID: stranger.uid)
+        #expect(throws: RasError.cannotOpenPhonebook) { try Phonebook.load(from: path, requester: inGroup) }
+        // Its owner and root may.
+        _ = try Phonebook.load(from: path, requester: PeerCredentials(pid: 1, uid: status.owner, gid: 4242))
+        _ = try Phonebook.load(from: path, requester: PeerCredentials(pid: 1, uid: 0, gid: 0))
         // A folder the peer cannot search hides the file.
         try files.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder)
-        #expect(throws: RasError.cannotOpenPhonebook) { try PhonebookAccess.check(path, peer: stranger, daemonUID: daemonUID) }
-        #expect(throws: RasError.cannotOpenPhonebook) { try PhonebookAccess.check("rel/rasphone.pbk", peer: stranger, daemonUID: daemonUID) }
+        #expect(throws: RasError.cannotOpenPhonebook) { try Phonebook.load(from: path, requester: stranger) }
+        // A link the peer may follow to a file it may not read is no way in.
+        try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder)
+        try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let link = folder + "/mine.pbk"
+        try files.createSymbolicLink(atPath: link, withDestinationPath: path)
+        #expect(throws: RasError.cannotOpenPhonebook) { try Phonebook.load(from: link, requester: stranger) }
     }
 
     @Test func framesRoundTripAndLinesSplit() throws {

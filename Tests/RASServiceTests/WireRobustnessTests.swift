@@ -186,7 +186,8 @@ struct TwoUsersTests {
             #expect(byName.status == 1 && byName.stderr.contains("error 5"))
             #expect(try await client.connectStatus(dial.handle).state == .connected)
 
-            // nobody's own dial: it may hang it up, and so may root.
+            // nobody's own dial, on a port nobody may open (its own): it may hang it up, and so may root.
+            try #require(chown(modems.slaves[1], 65534, 65534) == 0)
             let own = try await TwoUsers.rasdial(bench, ["--device", modems.links[1], "--phone", "5552222"])
             #expect(own.status == 0, "stderr: \(own.stderr)")
             #expect(try await TwoUsers.rasdial(bench, [".5552222", "--disconnect"]).status == 0)
@@ -203,6 +204,70 @@ struct TwoUsersTests {
 
             try await client.hangUp(dial.handle)
             #expect(await waitUntilGone(dial.handle, on: client))
+        }
+    }
+}
+
+extension TwoUsersTests {
+    /// Issue 9: root's daemon opened any device a client named and wrote AT commands into it.
+    @Test func aUserCannotMakeTheDaemonOpenWhatTheUserCannotOpen() async throws {
+        try await Bench.run("devices") { bench in
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bench.folder)
+            let modems = try await bench.startFakeModems(count: 3)
+            // modem 2 is the administrator's: given to rasmand with --device.
+            _ = try await bench.startDaemon(extra: ["--socket-mode", "0666", "--device", modems.links[2]])
+            for slave in modems.slaves {
+                try FileManager.default.setAttributes([.posixPermissions: 0o620], ofItemAtPath: slave)
+                #expect(try FileStatus.of(slave).owner == 0)
+            }
+            // Root's pty, by its node and by a link nobody made: 5, and the modem hears nothing.
+            let link = bench.folder + "/nobodys-link"
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: modems.slaves[0])
+            for device in [modems.slaves[0], link] {
+                let denied = try await TwoUsers.rasdial(bench, ["--device", device, "--phone", "5551234", "--json"])
+                #expect(denied.status == 1)
+                #expect(denied.objects.last?["error"] as? Int == 5, "\(denied.stdout) \(denied.stderr)")
+                #expect((denied.objects.last?["errorDetail"] as? String)?.contains("uid 65534 may not read and write") == true,
+                        "\(denied.stdout)")
+            }
+            // An entry of nobody's own phonebook naming the port: the same.
+            let book = try bench.phonebook([("Sneaky", modems.slaves[0], "5551234")], file: "nobody.pbk")
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: book)
+            let entry = try await TwoUsers.rasdial(bench, ["Sneaky", "--phone", "5551234", "--phonebook", book])
+            #expect(entry.status == 1 && entry.stderr.contains("error 5"), "\(entry.stderr)")
+            // Devices that are not serial ports at all: 609, never opened.
+            for device in ["/dev/null", "/dev/zero", "/dev/tty", "/dev/ptmx"] where access(device, F_OK) == 0 {
+                let other = try await TwoUsers.rasdial(bench, ["--device", device, "--phone", "1"])
+                #expect(other.status == 1 && other.stderr.contains("error 609"), "\(device): \(other.stderr)")
+            }
+            #expect(!modems.transcript.contains("modem0 <<"), "root's modem received something")
+            #expect(try await TwoUsers.rasdial(bench, ["--json"]).objects.isEmpty, "no refused dial left a handle")
+
+            // The administrator's --device port is for every user of the socket.
+            let allowed = try await TwoUsers.rasdial(bench, ["--device", modems.links[2], "--phone", "5552222"])
+            #expect(allowed.status == 0, "stderr: \(allowed.stderr)")
+            // And a pty nobody owns is nobody's to dial.
+            try #require(chown(modems.slaves[1], 65534, 65534) == 0)
+            let own = try await TwoUsers.rasdial(bench, ["--device", modems.links[1], "--phone", "5553333"])
+            #expect(own.status == 0, "stderr: \(own.stderr)")
+            #expect(try await TwoUsers.rasdial(bench, ["--disconnect"]).status == 0)
+        }
+    }
+
+    /// The daemon reads a phonebook through a group the client has only as a supplementary group.
+    @Test func supplementaryGroupsCount() async throws {
+        try await Bench.run("groups") { bench in
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bench.folder)
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon(extra: ["--socket-mode", "0666", "--device", modems.links[0]])
+            let book = try bench.phonebook([("Team", modems.links[0], "5554444")], file: "team.pbk")
+            try #require(chown(book, 0, 4321) == 0)
+            try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: book)
+            let outsider = try await TwoUsers.rasdial(bench, ["Team", "--phonebook", book])
+            #expect(outsider.status == 1 && outsider.stderr.contains("error 621"), "stderr: \(outsider.stderr)")
+            let member = try await TwoUsers.rasdial(bench, ["Team", "--phonebook", book], groups: [4321])
+            #expect(member.status == 0, "stderr: \(member.stderr)")
+            #expect(try await TwoUsers.rasdial(bench, ["--disconnect"], groups: [4321]).status == 0)
         }
     }
 }
@@ -225,12 +290,13 @@ enum TwoUsers {
     static let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static var available: Bool { ProcessIdentity.effectiveUserID == 0 && setpriv != nil }
 
-    /// Runs rasdial as uid/gid 65534 (nobody) without supplementary groups.
-    static func rasdial(_ bench: Bench, _ arguments: [String]) async throws -> CommandResult {
+    /// Runs rasdial as uid/gid 65534 (nobody) with only `groups` as supplementary groups.
+    static func rasdial(_ bench: Bench, _ arguments: [String], groups: [UInt32] = []) async throws -> CommandResult {
         let setpriv = try #require(setpriv)
+        let groupOption = groups.isEmpty ? "--clear-groups" : "--groups=" + groups.map(String.init).joined(separator: ",")
         let child = try Spawned(
             URL(fileURLWithPath: setpriv),
-            ["--reuid=65534", "--regid=65534", "--clear-groups", try Binaries.url("rasdial").path] + arguments
+            ["--reuid=65534", "--regid=65534", groupOption, try Binaries.url("rasdial").path] + arguments
                 + ["--socket", bench.socket],
             name: "rasdial-nobody", folder: bench.folder, environment: ["XDG_CONFIG_HOME": bench.folder + "/config"])
         bench.adopt(child)

@@ -1,6 +1,8 @@
 import Foundation
+import Glibc
 import Testing
 import RAS
+import Serial
 
 @Suite("Phonebook search path")
 struct PhonebookSearchPathTests {
@@ -149,6 +151,49 @@ struct PhonebookSearchPathTests {
         #expect(throws: RasError.cannotOpenPhonebook) { try searchPath.entryListing(phonebookPath: dir.file("none.pbk")) }
         // Dialing does not skip a phonebook it cannot read: its entry might be the one meant.
         #expect(throws: RasError.cannotLoadPhonebook) { try searchPath.locateEntry(named: "Shared") }
+    }
+
+    @Test("the lenient reader reads like the strict one: regular files only, and only what the requester could read")
+    func lenientReadingIsSafeFileReading() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let fifo = dir.file("rasphone.pbk")
+        try #require(mkfifo(fifo, 0o666) == 0)
+        let system = try dir.write("etc.pbk", "[Shared]\nPhoneNumber=2\n")
+        // A FIFO named explicitly is 621 naming its type, never opened (an open would block).
+        for attempt in [{ _ = try PhonebookSearchPath().entryListing(phonebookPath: fifo) },
+                        { _ = try PhonebookSearchPath().locateEntry(named: "Work", phonebookPath: fifo) }] {
+            do {
+                try attempt()
+                Issue.record("the FIFO was read")
+            } catch let error as RasError {
+                #expect(error == .cannotOpenPhonebook)
+                #expect(error.detail?.contains("FIFO") == true, "\(String(describing: error.detail))")
+            }
+        }
+        // A FIFO as a default phonebook is reported; the other one is listed.
+        let searchPath = PhonebookSearchPath(environment: ["XDG_CONFIG_HOME": dir.file("cfg")], systemPhonebookPath: system)
+        try FileManager.default.createDirectory(atPath: dir.file("cfg/swift-ras"), withIntermediateDirectories: true)
+        try #require(mkfifo(dir.file("cfg/swift-ras/rasphone.pbk"), 0o666) == 0)
+        let listing = try searchPath.entryListing()
+        #expect(listing.entries.map(\.name) == ["Shared"])
+        #expect(listing.problems.map(\.error) == [.cannotOpenPhonebook])
+
+        // A file the requester may not read is 621 for it, and read for the process itself.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: system)
+        let nobody = PeerCredentials(pid: 1, uid: 65534, gid: 65534)
+        #expect(try searchPath.entryListing(phonebookPath: system).entries.map(\.name) == ["Shared"])
+        for attempt in [{ _ = try searchPath.entryListing(phonebookPath: system, requester: nobody) },
+                        { _ = try searchPath.enumerateEntries(phonebookPath: system, requester: nobody) },
+                        { _ = try searchPath.locateEntry(named: "Shared", phonebookPath: system, requester: nobody) }] {
+            do {
+                try attempt()
+                Issue.record("uid 65534 read a file it may not read")
+            } catch let error as RasError {
+                #expect(error == .cannotOpenPhonebook)
+                #expect(error.detail?.contains("permission denied") == true, "\(String(describing: error.detail))")
+            }
+        }
     }
 
     @Test func problemCodable() throws {

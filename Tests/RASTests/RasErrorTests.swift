@@ -12,6 +12,7 @@ struct RasErrorTests {
         (123, "ERROR_INVALID_NAME", .invalidName), (183, "ERROR_ALREADY_EXISTS", .alreadyExists),
         (600, "PENDING", .pending), (602, "ERROR_PORT_ALREADY_OPEN", .portAlreadyOpen),
         (603, "ERROR_BUFFER_TOO_SMALL", .bufferTooSmall), (608, "ERROR_DEVICE_DOES_NOT_EXIST", .deviceDoesNotExist),
+        (609, "ERROR_DEVICETYPE_DOES_NOT_EXIST", .deviceTypeDoesNotExist),
         (617, "ERROR_ALREADY_DISCONNECTING", .alreadyDisconnecting), (618, "ERROR_PORT_NOT_OPEN", .portNotOpen),
         (619, "ERROR_PORT_DISCONNECTED", .portDisconnected),
         (621, "ERROR_CANNOT_OPEN_PHONEBOOK", .cannotOpenPhonebook),

@@ -132,4 +132,63 @@ struct UUCPLockTests {
             try UUCPLock.acquire(device: "/dev/ttyS5", directory: "/nonexistent-lock-dir")
         }
     }
+
+    @Test("a FIFO as lock file is reported as held, without blocking, and left alone")
+    func fifoLockFile() throws {
+        let lockFile = path("LCK..ttyS7")
+        try #require(mkfifo(lockFile, 0o666) == 0)
+        let directory = self.directory.path
+        let outcome = finishesPromptly(unblocking: [lockFile]) { () -> SerialError? in
+            do throws(SerialError) { try UUCPLock.acquire(device: "/dev/ttyS7", directory: directory).release(); return nil } catch { return error }
+        }
+        #expect(outcome.finished, "acquire blocked on a FIFO")
+        #expect(outcome.value == .badLockFile(path: "/dev/ttyS7", lockFile: lockFile, kind: .fifo))
+        #expect(outcome.value?.description.contains("FIFO") == true)
+        #expect(UUCPLock.holder(of: "/dev/ttyS7", directory: directory) == 0)
+        #expect(UUCPLock.reclaimStale(device: "/dev/ttyS7", directory: directory) == .notALockFile(.fifo))
+        #expect(try FileStatus.of(lockFile, followLinks: false).kind == .fifo, "never removed")
+    }
+
+    @Test("a link or folder as lock file is never followed, reclaimed or removed")
+    func linkLockFile() throws {
+        // A link to a file holding a dead PID: followed, it would look stale and be removed.
+        let target = path("target")
+        try String(format: "%10d\n", try deadPID()).write(toFile: target, atomically: true, encoding: .ascii)
+        try FileManager.default.createSymbolicLink(atPath: path("LCK..ttyS8"), withDestinationPath: target)
+        #expect(throws: SerialError.badLockFile(path: "/dev/ttyS8", lockFile: path("LCK..ttyS8"), kind: .symbolicLink)) {
+            try UUCPLock.acquire(device: "/dev/ttyS8", directory: directory.path)
+        }
+        #expect(FileManager.default.fileExists(atPath: target))
+        #expect(try FileStatus.of(path("LCK..ttyS8"), followLinks: false).kind == .symbolicLink)
+        try FileManager.default.createDirectory(atPath: path("LCK..ttyS9"), withIntermediateDirectories: false)
+        #expect(throws: SerialError.badLockFile(path: "/dev/ttyS9", lockFile: path("LCK..ttyS9"), kind: .directory)) {
+            try UUCPLock.acquire(device: "/dev/ttyS9", directory: directory.path)
+        }
+    }
+
+    @Test("reclaimStale removes dead, garbage and own-PID locks and keeps live ones")
+    func reclaimAtStart() throws {
+        let directory = self.directory.path
+        try String(format: "%10d\n", try deadPID()).write(toFile: path("LCK..ttyS10"), atomically: true, encoding: .ascii)
+        try "garbage".write(toFile: path("LCK..ttyS11"), atomically: true, encoding: .ascii)
+        try String(format: "%10d\n", getpid()).write(toFile: path("LCK..ttyS12"), atomically: true, encoding: .ascii)
+        try String(format: "%10d\n", 1).write(toFile: path("LCK..ttyS13"), atomically: true, encoding: .ascii)
+        guard case .removed = UUCPLock.reclaimStale(device: "/dev/ttyS10", directory: directory) else {
+            Issue.record("dead PID kept"); return
+        }
+        #expect(UUCPLock.reclaimStale(device: "/dev/ttyS11", directory: directory) == .removed(pid: 0))
+        #expect(UUCPLock.reclaimStale(device: "/dev/ttyS12", directory: directory) == .removed(pid: getpid()))
+        #expect(UUCPLock.reclaimStale(device: "/dev/ttyS13", directory: directory) == .held(pid: 1))
+        #expect(UUCPLock.reclaimStale(device: "/dev/ttyS14", directory: directory) == .none)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["LCK..ttyS13"])
+    }
+
+    @Test("transfer writes through a fresh file and leaves no temporary behind")
+    func transferLeavesNothing() throws {
+        let lock = try UUCPLock.acquire(device: "/dev/ttyS15", directory: directory.path)
+        let moved = try lock.transfer(to: 1)
+        #expect(try String(contentsOfFile: lock.lockFile, encoding: .ascii) == String(format: "%10d\n", 1))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["LCK..ttyS15"])
+        moved.release()
+    }
 }

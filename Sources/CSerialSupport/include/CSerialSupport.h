@@ -9,10 +9,25 @@ int csupport_unlockpt(int fd);
 int csupport_ptsname_r(int fd, char *buf, unsigned long len);
 /* SO_PEERCRED of a connected Unix socket; 0 or -1 with errno. */
 int csupport_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid);
+/* SO_PEERGROUPS of a connected Unix socket (Linux 4.13+): the peer's supplementary groups
+   when it connected. Returns how many (at most max are stored) or -1 with errno. */
+int csupport_peer_groups(int fd, unsigned int *groups, int max);
+/* Major and minor numbers of a dev_t. */
+unsigned int csupport_major(unsigned long device);
+unsigned int csupport_minor(unsigned long device);
 /* Binds/connects an AF_UNIX stream socket to a path; -1 with errno (ENAMETOOLONG if it
    does not fit sun_path). */
 int csupport_unix_bind(int fd, const char *path);
 int csupport_unix_connect(int fd, const char *path);
 /* accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK. */
 int csupport_accept(int fd);
+/* epoll, which Swift's Glibc module leaves out. The event's data is a 64-bit token.
+   csupport_epoll_wait stores up to max (token, events) pairs; returns the count or -1. */
+int csupport_epoll_create(void);
+int csupport_epoll_ctl(int epfd, int op, int fd, unsigned int events, unsigned long long token);
+int csupport_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events, int max, int timeout);
+/* EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL. */
+int csupport_epoll_add(void);
+int csupport_epoll_mod(void);
+int csupport_epoll_del(void);
 #endif

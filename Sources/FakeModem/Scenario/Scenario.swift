@@ -1,4 +1,5 @@
 import Foundation
+import Serial
 
 /// A phone exchange and the modems on it: which numbers connect, fail or ring another
 /// fake modem, and how each modem is set up. Read one from YAML with
@@ -41,11 +42,14 @@ public struct Scenario: Sendable, Equatable {
     /// Reads a YAML scenario file.
     /// - Throws: ``ScenarioError`` naming the file, line and key of the first problem.
     public init(contentsOf url: URL) throws(ScenarioError) {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            bytes = try SafeFile.readRegularFile(url.path)
         } catch {
-            throw ScenarioError(file: url.path, message: "cannot read the file: \(error.localizedDescription)")
+            throw ScenarioError(file: url.path, message: "cannot read the file: \(error)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ScenarioError(file: url.path, message: "cannot read the file: it is not UTF-8 text")
         }
         try self.init(yaml: text, source: url.path)
     }

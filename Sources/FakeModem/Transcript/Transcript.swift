@@ -1,4 +1,5 @@
 import Foundation
+import Serial
 import Synchronization
 
 /// One line of a transcript: something a modem received, sent or did.
@@ -79,19 +80,19 @@ final class TranscriptRecorder: Sendable {
     private let originDate = Date()
     private let originInstant = ContinuousClock.now
 
-    /// A recorder; `path` (created or truncated) receives every line.
+    /// A recorder; `path` (created or truncated) receives every line. It must be a regular
+    /// file or nothing: a FIFO, a device or a link there is refused, never opened through.
     init(path: String?, limit: Int) throws(FakeModemError) {
         self.limit = max(1, limit)
         guard let path else {
             file = nil
             return
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path)
-        else {
-            throw .transcript(path: path, reason: "cannot create the file")
+        do {
+            file = FileHandle(fileDescriptor: try SafeFile.openForWriting(path), closeOnDealloc: true)
+        } catch {
+            throw .transcript(path: path, reason: "cannot create the file: \(error)")
         }
-        file = handle
     }
 
     func record(_ modem: String, _ direction: TranscriptEntry.Direction, _ bytes: [UInt8], at instant: ContinuousClock.Instant) {
