@@ -56,6 +56,13 @@ public struct ATCommand: Sendable, Hashable, CustomStringConvertible {
     ///   string, or a body longer than ``maximumBodyLength``. Positions are 1-based and
     ///   count Unicode scalars of `line`.
     public init(line: String) throws(ATCommandError) {
+        let scanned = try Self.scan(line)
+        self.body = ASCII.string(scanned.bytes[scanned.body])
+    }
+
+    /// Checks `line` as ``init(line:)`` describes and returns its bytes and the range of the
+    /// body (after `AT` and spaces), so that callers can report 1-based positions in `line`.
+    static func scan(_ line: String) throws(ATCommandError) -> (bytes: [UInt8], body: Range<Int>) {
         let scalars = Array(line.unicodeScalars)
         var bytes: [UInt8] = []
         for (offset, scalar) in scalars.enumerated() {
@@ -98,11 +105,10 @@ public struct ATCommand: Sendable, Hashable, CustomStringConvertible {
         }
         if let quoteOpenedAt { throw .unbalancedQuote(position: quoteOpenedAt + 1) }
 
-        let body = bytes[start..<end]
-        guard body.count <= Self.maximumBodyLength else {
-            throw .tooLong(length: body.count, limit: Self.maximumBodyLength)
+        guard end - start <= Self.maximumBodyLength else {
+            throw .tooLong(length: end - start, limit: Self.maximumBodyLength)
         }
-        self.body = ASCII.string(body)
+        return (bytes, start..<end)
     }
 
     private init(validatedBody: String) {
@@ -262,6 +268,30 @@ public enum ATCommandError: Error, Sendable, Hashable, CustomStringConvertible {
     case tooLong(length: Int, limit: Int)
     /// `command` (`Z`, `O`, `A` or a dial) was not the last command of the line.
     case mustEndLine(command: String)
+    /// A character where a command should start that no command starts with.
+    case unexpectedCharacter(Unicode.Scalar, position: Int)
+    /// `S` without a register number (position of the `S`).
+    case missingRegisterNumber(position: Int)
+    /// An unquoted argument of an extended command that starts with a digit but is not a
+    /// number (`+FCLASS=0D5551234`): a modem that stops reading at the letter could run
+    /// the rest as commands.
+    case nonNumericArgument(command: String, argument: String, position: Int)
+    /// An init string holds a command that would do more than configure the modem.
+    case notAllowedInInitString(command: String, position: Int, action: InitAction)
+
+    /// What a command refused in an init string would do.
+    public enum InitAction: String, Sendable, Hashable {
+        /// `D`: dials.
+        case dials = "dials"
+        /// `A`: answers a call.
+        case answers = "answers a call"
+        /// `O`: goes online.
+        case goesOnline = "goes online"
+        /// `H1`: takes the line off-hook.
+        case goesOffHook = "goes off-hook"
+        /// `S0=n` with n ≠ 0: answers calls by itself.
+        case answersAutomatically = "makes the modem answer calls by itself"
+    }
 
     public var description: String {
         switch self {
@@ -279,6 +309,16 @@ public enum ATCommandError: Error, Sendable, Hashable, CustomStringConvertible {
             return "command line body has \(length) characters after 'AT'; modems accept at most \(limit), split it"
         case .mustEndLine(let command):
             return "'\(command)' must be the last command of a line"
+        case .unexpectedCharacter(let scalar, let position):
+            return "command line has '\(scalar)' at position \(position), where no command starts"
+        case .missingRegisterNumber(let position):
+            return "command line has 'S' without a register number at position \(position)"
+        case .nonNumericArgument(let command, let argument, let position):
+            return "\(command) has the argument '\(argument)' at position \(position), which starts with a digit "
+                + "but is not a number; quote strings, and end extended commands with ';'"
+        case .notAllowedInInitString(let command, let position, let action):
+            return "the \(command) command at position \(position) \(action.rawValue); "
+                + "init strings may not dial, answer, go online or go off-hook"
         }
     }
 }

@@ -94,6 +94,19 @@ public enum DialStringError: Error, Sendable, Hashable, CustomStringConvertible 
     /// A `;` that is not the last dial character.
     case misplacedSemicolon(position: Int)
 
+    /// The same error with every position moved by `offset`: for a dial string that was
+    /// cut out of a longer text (the modifiers after `ATD` in a dial prefix).
+    public func shiftingPositions(by offset: Int) -> DialStringError {
+        switch self {
+        case .empty, .noDigits, .tooLong: return self
+        case .controlCharacter(let code, let position): return .controlCharacter(code: code, position: position + offset)
+        case .plusSign(let position): return .plusSign(position: position + offset)
+        case .embeddedCommand(let position): return .embeddedCommand(position: position + offset)
+        case .invalidCharacter(let scalar, let position): return .invalidCharacter(scalar, position: position + offset)
+        case .misplacedSemicolon(let position): return .misplacedSemicolon(position: position + offset)
+        }
+    }
+
     public var description: String {
         switch self {
         case .empty:

@@ -253,11 +253,12 @@ public actor ModemSession {
     /// - Throws: ``ModemError/noResponse(command:)`` if the modem stays silent,
     ///   ``ModemError/rejected(_:command:)`` if an init line is refused,
     ///   ``ModemError/invalidCommand(_:)`` for an init string that is not a command line
+    ///   or would dial, answer, go online or off-hook (``ATCommand/init(initString:)``)
     ///   (checked before anything is sent).
     public func initialize(initStrings: [String] = [], timeout: Duration? = nil) async throws(ModemError) {
         var lines: [ATCommand] = []
         do throws(ATCommandError) {
-            for text in initStrings { lines.append(try ATCommand(line: text)) }
+            for text in initStrings { lines.append(try ATCommand(initString: text)) }
         } catch {
             throw .invalidCommand(error)
         }

@@ -150,8 +150,13 @@ public actor ConnectionManager: RasService {
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
+        // An entry is one connection at a time. Entry-less dials all share RAS's name
+        // ".<number>", but the same number on two modems is two calls: only a dial on the
+        // same port is the same connection.
+        let isEntry = if case .entry = parameters.target { true } else { false }
         if let existing = connections.values.first(where: {
             PhonebookEntry.namesMatch($0.plan.entryName, plan.entryName) && $0.machine.phase.isLive
+                && (isEntry || $0.portPath == path)
         }) {
             guard existing.machine.phase == .connected else {
                 throw RasError.dialAlreadyInProgress.with(detail: "'\(plan.entryName)' is being dialed as \(existing.handle)")
@@ -196,9 +201,7 @@ public actor ConnectionManager: RasService {
         let matching = connections.values
             .filter { PhonebookEntry.namesMatch($0.plan.entryName, entryName) }
             .map(\.handle).sorted()
-        guard !matching.isEmpty else {
-            throw RasError.cannotFindPhonebookEntry.with(detail: "no connection named '\(entryName)'")
-        }
+        guard !matching.isEmpty else { throw Self.noConnection(named: entryName) }
         for handle in matching {
             guard let owner = connections[handle]?.owner, caller == 0 || caller == owner else {
                 throw RasError.accessDenied.with(detail: "connection \(handle) belongs to another user")
@@ -206,6 +209,13 @@ public actor ConnectionManager: RasService {
         }
         for handle in matching { apply(.hangUpRequested, to: handle) }
         return matching
+    }
+
+    /// The error for a name that matches no connection: 6, as for a handle that matches
+    /// none — a name stands for the connections that have it, and once they are hung up and
+    /// deleted it answers what their handles answer. (623 is for phonebook look-ups.)
+    public static func noConnection(named name: String) -> RasError {
+        RasError.invalidHandle.with(detail: "no connection named '\(name)'")
     }
 
     public func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus {
@@ -221,10 +231,21 @@ public actor ConnectionManager: RasService {
         try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath)
     }
 
+    public func entryListing(phonebookPath: String?) async throws(RasError) -> RasEntryListing {
+        try configuration.searchPath.entryListing(phonebookPath: phonebookPath)
+    }
+
     /// ``enumEntries(phonebookPath:)`` for a client: a phonebook it names is read only if it
     /// could read it itself (see ``Phonebook/load(from:requester:)``).
     public func enumEntries(phonebookPath: String?, requester: PeerCredentials) throws(RasError) -> [RasEntryName] {
         try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath, requester: phonebookPath == nil ? nil : requester)
+    }
+
+    /// ``entryListing(phonebookPath:)`` for a client: a phonebook it names is read only if it
+    /// could read it itself (see ``Phonebook/load(from:requester:)``); the default phonebooks
+    /// are the daemon's own and are read as before.
+    public func entryListing(phonebookPath: String?, requester: PeerCredentials) throws(RasError) -> RasEntryListing {
+        try configuration.searchPath.entryListing(phonebookPath: phonebookPath, requester: phonebookPath == nil ? nil : requester)
     }
 
     public func enumDevices() async throws(RasError) -> [RasDevice] {
@@ -580,19 +601,30 @@ public actor ConnectionManager: RasService {
     // MARK: Mapping modem answers to RAS
 
     /// The dial string for the settings: the prefix's modifiers (`ATDT` → `T`) and the number.
+    /// The prefix and the number are checked on their own first, so that an error names the
+    /// part that is wrong and a position in that part's own text (1-based).
     static func dialString(for settings: RasDialSettings) throws(RasError) -> DialString {
-        let prefix = settings.dialPrefix.uppercased()
-        guard prefix.hasPrefix("ATD") else {
-            throw RasError.invalidParameter.with(detail: "DialPrefix '\(settings.dialPrefix)' must start with ATD")
+        let prefix = settings.dialPrefix
+        let number = settings.phoneNumber
+        if let problem = PhonebookKey.dialPrefixProblem(prefix) {
+            throw RasError.invalidParameter.with(detail: problem)
+        }
+        do throws(DialStringError) {
+            _ = try DialString(number)
+        } catch {
+            throw RasError.badPhoneNumber.with(detail: "'\(number)': \(error)")
         }
         let dialString: DialString
-        do {
-            dialString = try DialString(String(prefix.dropFirst(3)) + settings.phoneNumber)
+        do throws(DialStringError) {
+            dialString = try DialString(String(prefix.unicodeScalars.dropFirst(3)) + number)
         } catch {
-            throw RasError.badPhoneNumber.with(detail: "'\(settings.phoneNumber)': \(error)")
+            // Only the two together are wrong (too long, or 'A' + 'T' across the join):
+            // positions count in the whole dial command.
+            throw RasError.badPhoneNumber.with(
+                detail: "dial command '\(prefix)\(number)' (DialPrefix and number): \(error.shiftingPositions(by: 3))")
         }
         if dialString.returnsToCommandMode {
-            throw RasError.badPhoneNumber.with(detail: "'\(settings.phoneNumber)' ends with ';' (a voice dial, not a data call)")
+            throw RasError.badPhoneNumber.with(detail: "'\(number)' ends with ';' (a voice dial, not a data call)")
         }
         return dialString
     }

@@ -62,13 +62,29 @@ public struct Phonebook: Sendable, Equatable {
     ///   not a regular file or larger than ``maximumFileBytes`` (the detail names the path and
     ///   why), and the errors of ``init(data:source:)``.
     public static func load(from path: String, requester: PeerCredentials? = nil) throws(RasError) -> Phonebook {
-        let bytes: [UInt8]
+        try Phonebook(data: Data(contents(of: path, requester: requester)), source: path)
+    }
+
+    /// Reads the phonebook at `path` leniently, for listing and dialing: the phonebook with
+    /// every entry whose header could be read, and a problem per bad line (naming the entry it
+    /// makes unusable, if any). Never write the result back: bad lines are not in it.
+    ///
+    /// The file is read like ``load(from:requester:)`` reads it: a regular file only, no larger
+    /// than ``maximumFileBytes``, and with a `requester`, one that it could read itself.
+    /// - Throws: 621 and 622 — a file that cannot be read or split into lines at all.
+    static func read(from path: String, requester: PeerCredentials? = nil)
+        throws(RasError) -> (phonebook: Phonebook, problems: [PhonebookLineProblem]) {
+        try PhonebookParser(source: path).read(contents(of: path, requester: requester))
+    }
+
+    /// The bytes of the regular file at `path`, read through ``SafeFile``.
+    /// - Throws: 621 naming the path and the reason.
+    private static func contents(of path: String, requester: PeerCredentials?) throws(RasError) -> [UInt8] {
         do {
-            bytes = try SafeFile.readRegularFile(path, maxBytes: maximumFileBytes, requester: requester)
+            return try SafeFile.readRegularFile(path, maxBytes: maximumFileBytes, requester: requester)
         } catch {
             throw RasError.cannotOpenPhonebook.with(detail: Self.reason(error, path: path))
         }
-        return try Phonebook(data: Data(bytes), source: path)
     }
 
     // MARK: Entries
@@ -213,7 +229,19 @@ public struct Phonebook: Sendable, Equatable {
     }
 }
 
-/// Turns phonebook bytes into a ``Phonebook`` or a RAS error naming the line.
+/// A problem on one line of a phonebook, and the entry it makes unusable (if any).
+struct PhonebookLineProblem: Sendable {
+    /// The 1-based line number.
+    let line: Int
+    /// The entry the line belongs to or names; `nil` for a line outside every entry, or a
+    /// section header that names nothing.
+    let entryName: String?
+    /// 625, naming the file, the line and the problem.
+    let error: RasError
+}
+
+/// Turns phonebook bytes into a ``Phonebook``, strictly (the first problem is an error) or
+/// leniently (every problem is collected and parsing goes on).
 struct PhonebookParser {
     let source: String?
 
@@ -225,8 +253,22 @@ struct PhonebookParser {
         RasError.cannotLoadPhonebook.with(detail: (source.map { "\($0): " } ?? "") + what)
     }
 
+    /// Parses strictly. - Throws: 622 for text that is not UTF-8; 625 for the first bad line.
     func parse(_ bytes: [UInt8]) throws(RasError) -> Phonebook {
+        let (phonebook, problems) = try read(bytes)
+        if let first = problems.first { throw first.error }
+        return phonebook
+    }
+
+    /// Parses leniently: a bad line is recorded and skipped. The phonebook has every entry
+    /// whose header could be read, in file order; a bad line inside an entry leaves out only
+    /// that line (the problem names the entry, so callers treat the entry as unusable); the
+    /// lines of a section whose header cannot be read are left out; a duplicate name makes
+    /// every section of that name unusable (the problem names it).
+    /// - Throws: 622 only: text that is not UTF-8 cannot be split into lines.
+    func read(_ bytes: [UInt8]) throws(RasError) -> (phonebook: Phonebook, problems: [PhonebookLineProblem]) {
         var phonebook = Phonebook()
+        var problems: [PhonebookLineProblem] = []
         var body = bytes[...]
         if body.starts(with: [0xFF, 0xFE]) || body.starts(with: [0xFE, 0xFF]) {
             throw unloadable("the file is UTF-16 or UTF-32 (it starts with a byte-order mark); save it as UTF-8")
@@ -239,6 +281,13 @@ struct PhonebookParser {
         if rawLines.last?.isEmpty == true { rawLines.removeLast() }
         if let first = rawLines.first, first.last == 0x0D { phonebook.lineEnding = .crlf }
 
+        enum Section {
+            case leading
+            case entry(index: Int)
+            /// After a header that cannot be read or repeats a name: its lines are skipped.
+            case skipped(name: String?)
+        }
+        var section = Section.leading
         var firstLineOfEntry: [String: Int] = [:]
         for (offset, rawLine) in rawLines.enumerated() {
             let number = offset + 1
@@ -249,58 +298,85 @@ struct PhonebookParser {
             guard let text = String(validating: lineBytes, as: UTF8.self) else {
                 throw unloadable("line \(number) is not valid UTF-8; save the file as UTF-8")
             }
-            let line = try classify(text, number: number)
-            switch line {
+            let entryName: String? = switch section {
+            case .leading: nil
+            case .entry(let index): phonebook.entries[index].name
+            case .skipped(let name): name
+            }
+            switch classify(text, number: number, entry: entryName) {
             case .line(let parsed):
-                if phonebook.entries.isEmpty {
+                switch section {
+                case .leading:
                     if let key = parsed.key {
-                        throw corrupt(number, "key '\(key.rawValue)' comes before the first [entry] section")
+                        problems.append(.init(line: number, entryName: nil, error: corrupt(
+                            number, "key '\(key.rawValue)' comes before the first [entry] section")))
+                    } else {
+                        phonebook.leadingLines.append(parsed)
                     }
-                    phonebook.leadingLines.append(parsed)
-                } else {
-                    phonebook.entries[phonebook.entries.count - 1].lines.append(parsed)
+                case .entry(let index):
+                    phonebook.entries[index].lines.append(parsed)
+                case .skipped:
+                    break
                 }
+            case .badLine(let error):
+                problems.append(.init(line: number, entryName: entryName, error: error))
             case .header(let name):
                 let folded = name.lowercased()
                 if let first = firstLineOfEntry[folded] {
-                    throw corrupt(number, "duplicate entry '\(name)' (first defined on line \(first))")
+                    problems.append(.init(line: number, entryName: name, error: corrupt(
+                        number, "duplicate entry '\(name)' (first defined on line \(first))")))
+                    section = .skipped(name: name)
+                } else {
+                    firstLineOfEntry[folded] = number
+                    phonebook.entries.append(PhonebookEntry(name: name, headerText: text, lines: []))
+                    section = .entry(index: phonebook.entries.count - 1)
                 }
-                firstLineOfEntry[folded] = number
-                phonebook.entries.append(PhonebookEntry(name: name, headerText: text, lines: []))
+            case .badHeader(let name, let error):
+                problems.append(.init(line: number, entryName: name, error: error))
+                section = .skipped(name: name)
             }
         }
-        return phonebook
+        return (phonebook, problems)
     }
 
     private enum Classified {
         case header(String)
         case line(PhonebookLine)
+        /// A section header that cannot be read, with the name it seems to give.
+        case badHeader(name: String?, RasError)
+        case badLine(RasError)
     }
 
-    private func classify(_ text: String, number: Int) throws(RasError) -> Classified {
+    private func classify(_ text: String, number: Int, entry: String?) -> Classified {
+        /// A setting's problem names the entry it is in.
+        func inEntry(_ what: String) -> String { entry.map { "entry '\($0)': " + what } ?? what }
         let trimmed = text.trimmingSpaces
         guard let first = trimmed.first else { return .line(PhonebookLine(content: .blank, text: text)) }
         if first == ";" || first == "#" {
             return .line(PhonebookLine(content: .comment(text), text: text))
         }
         if first == "[" {
+            let inside = trimmed.dropFirst()
             guard let close = trimmed.lastIndex(of: "]") else {
-                throw corrupt(number, "missing ']' in section header '\(trimmed)'")
-            }
-            guard trimmed.index(after: close) == trimmed.endIndex else {
-                throw corrupt(number, "unexpected text after ']' in '\(trimmed)'")
+                let name = inside.trimmingSpaces
+                return .badHeader(name: name.isEmpty ? nil : name,
+                                  corrupt(number, "missing ']' in section header '\(trimmed)'"))
             }
             let name = trimmed[trimmed.index(after: trimmed.startIndex)..<close].trimmingSpaces
-            guard !name.isEmpty else { throw corrupt(number, "empty entry name '[]'") }
+            guard trimmed.index(after: close) == trimmed.endIndex else {
+                return .badHeader(name: name.isEmpty ? nil : name,
+                                  corrupt(number, "unexpected text after ']' in '\(trimmed)'"))
+            }
+            guard !name.isEmpty else { return .badHeader(name: nil, corrupt(number, "empty entry name '[]'")) }
             return .header(name)
         }
         guard let equals = trimmed.firstIndex(of: "=") else {
-            throw corrupt(number, "expected '[Entry]', 'key=value' or a comment, found '\(Self.shortened(trimmed))'")
+            return .badLine(corrupt(number, inEntry("expected '[Entry]', 'key=value' or a comment, found '\(Self.shortened(trimmed))'")))
         }
         let key = PhonebookKey(rawValue: trimmed[..<equals].trimmingSpaces)
         let value = trimmed[trimmed.index(after: equals)...].trimmingSpaces
-        guard !key.rawValue.isEmpty else { throw corrupt(number, "missing key before '='") }
-        if let problem = key.problem(with: value) { throw corrupt(number, problem) }
+        guard !key.rawValue.isEmpty else { return .badLine(corrupt(number, inEntry("missing key before '='"))) }
+        if let problem = key.problem(with: value) { return .badLine(corrupt(number, inEntry(problem))) }
         return .line(PhonebookLine(content: .setting(key: key, value: value), text: text))
     }
 

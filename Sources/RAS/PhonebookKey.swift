@@ -1,3 +1,5 @@
+import Hayes
+
 /// The name of a phonebook setting (the part before `=`).
 ///
 /// Keys compare without regard to case (`phonenumber` finds `PhoneNumber`), with one
@@ -101,15 +103,54 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
             return nil
         }
         switch self {
-        case .dialPrefix where !value.uppercased().hasPrefix("ATD"):
-            return "'DialPrefix' must start with ATD (ATDT or ATDP), not '\(value)'"
+        case .dialPrefix:
+            return Self.dialPrefixProblem(value)
         case .initString where !value.uppercased().hasPrefix("AT"):
             return "'InitString' must be an AT command, not '\(value)'"
+        case .initString:
+            return Self.initStringProblem(value)
         case .internationalPrefix where !value.allSatisfy({ $0.isASCII && $0.isNumber }):
             return "'InternationalPrefix' must be digits, not '\(value)'"
         default:
             return nil
         }
+    }
+
+    /// What is wrong with `value` as an init string (see `ATCommand.init(initString:)`): it
+    /// must be one AT command line that only configures the modem — no dial, answer, going
+    /// online or off-hook, no `+++`, no line break. `nil` when it is acceptable.
+    static func initStringProblem(_ value: String) -> String? {
+        do throws(ATCommandError) {
+            _ = try ATCommand(initString: value)
+            return nil
+        } catch {
+            let shown = value.count <= 40 ? value : String(value.prefix(40)) + "…"
+            return "InitString '\(shown)': \(error)"
+        }
+    }
+
+    /// What is wrong with `value` as a dial prefix, or `nil` when it is acceptable: `ATD`,
+    /// then dial modifiers and digits a dial string may hold (`ATDT`, `ATDP`, `ATDT9,W`), no
+    /// `;` (it would end the dial before the number). Positions count in `value`.
+    static func dialPrefixProblem(_ value: String) -> String? {
+        guard value.uppercased().hasPrefix("ATD") else {
+            return "'DialPrefix' must start with ATD (ATDT or ATDP), not '\(value)'"
+        }
+        let modifiers = String(value.unicodeScalars.dropFirst(3))
+        do throws(DialStringError) {
+            let dialString = try DialString(modifiers)
+            if dialString.returnsToCommandMode {
+                let position = 3 + (Array(modifiers.unicodeScalars).lastIndex(of: ";") ?? 0) + 1
+                return "DialPrefix '\(value)': ';' at position \(position) would end the dial before the number"
+            }
+        } catch .empty, .noDigits {
+            if let index = Array(modifiers.unicodeScalars).firstIndex(of: ";") {
+                return "DialPrefix '\(value)': ';' at position \(3 + index + 1) would end the dial before the number"
+            }
+        } catch {
+            return "DialPrefix '\(value)': \(error.shiftingPositions(by: 3))"
+        }
+        return nil
     }
 
     /// What is wrong with this key's name, or `nil` when it can be written to a phonebook.

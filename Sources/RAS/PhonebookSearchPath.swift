@@ -18,6 +18,49 @@ public struct RasEntryName: Sendable, Hashable, Codable {
     }
 }
 
+/// Something in a phonebook that listing and dialing step around: a bad entry, a bad line
+/// outside every entry, or a default phonebook that cannot be read at all.
+///
+/// JSON shape: `{"phonebookPath":"…","line":7,"name":"Work","error":{"code":625,…}}` —
+/// `line` is absent for a whole file (621, 622), `name` when the problem belongs to no entry.
+public struct RasPhonebookProblem: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The phonebook file.
+    public var phonebookPath: String
+    /// The 1-based line, or `nil` when the whole file is the problem.
+    public var line: Int?
+    /// The entry the problem makes unusable (dialing it fails with ``error``), or `nil`.
+    public var name: String?
+    /// 625 for a line (its detail names the file, the line and what is wrong), 621 or 622
+    /// for a file.
+    public var error: RasError
+
+    /// Makes a record.
+    public init(phonebookPath: String, line: Int?, name: String?, error: RasError) {
+        self.phonebookPath = phonebookPath
+        self.line = line
+        self.name = name
+        self.error = error
+    }
+
+    /// The error with its detail, e.g. `error 625: The phonebook file is corrupt. (/p.pbk, line 7: …)`.
+    public var description: String { error.description }
+}
+
+/// What `RasEnumEntries` found: the usable entries, and a problem for every entry or line
+/// that could not be read.
+public struct RasEntryListing: Sendable, Hashable, Codable {
+    /// The entries that can be dialed, in search order and file order.
+    public var entries: [RasEntryName]
+    /// The bad entries, bad lines and unreadable default phonebooks, in the same order.
+    public var problems: [RasPhonebookProblem]
+
+    /// Makes a listing.
+    public init(entries: [RasEntryName], problems: [RasPhonebookProblem] = []) {
+        self.entries = entries
+        self.problems = problems
+    }
+}
+
 /// Whose phonebook a file is (`RASENTRYNAME.dwFlags`); encoded as `"user"` or `"allUsers"`.
 public enum PhonebookScope: String, Sendable, Hashable, Codable {
     /// The user's own phonebook (`REN_User`, 0).
@@ -76,29 +119,56 @@ public struct PhonebookSearchPath: Sendable {
     public var defaultPhonebookPath: String? { existingPhonebooks.first?.path }
 
     /// Lists entries (`RasEnumEntries`): those of `phonebookPath`, or with `nil` those of every
-    /// existing default phonebook (user first). No phonebook at all gives an empty list.
+    /// existing default phonebook (user first), with a problem for each entry or line that
+    /// cannot be read. One bad entry does not hide the others: an entry with a bad line (or a
+    /// name given twice) is left out of ``RasEntryListing/entries`` and reported, as is a bad
+    /// line outside every entry, or a default phonebook that cannot be read at all.
     /// `requester`: the user the files are read for (see ``Phonebook/load(from:requester:)``).
-    /// - Throws: 621 when `phonebookPath` cannot be read; 622 and 625 for a bad file.
-    public func enumerateEntries(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> [RasEntryName] {
-        var result: [RasEntryName] = []
+    /// - Throws: 621 or 622 only when `phonebookPath` is given and that file cannot be read
+    ///   at all (there is nothing to list).
+    public func entryListing(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> RasEntryListing {
+        var listing = RasEntryListing(entries: [])
         for (path, scope) in phonebooks(phonebookPath) {
-            let phonebook = try Phonebook.load(from: path, requester: requester)
-            result += phonebook.entryNames.map { RasEntryName(name: $0, phonebookPath: path, scope: scope) }
+            let read: (phonebook: Phonebook, problems: [PhonebookLineProblem])
+            do throws(RasError) {
+                read = try Phonebook.read(from: path, requester: requester)
+            } catch {
+                if phonebookPath != nil { throw error }
+                listing.problems.append(RasPhonebookProblem(phonebookPath: path, line: nil, name: nil, error: error))
+                continue
+            }
+            let unusable = Set(read.problems.compactMap { $0.entryName?.lowercased() })
+            listing.entries += read.phonebook.entryNames.filter { !unusable.contains($0.lowercased()) }
+                .map { RasEntryName(name: $0, phonebookPath: path, scope: scope) }
+            listing.problems += read.problems.map {
+                RasPhonebookProblem(phonebookPath: path, line: $0.line, name: $0.entryName, error: $0.error)
+            }
         }
-        return result
+        return listing
+    }
+
+    /// The usable entries of ``entryListing(phonebookPath:requester:)``; use that to learn what
+    /// was left out. `requester`: the user the files are read for.
+    /// - Throws: 621 or 622 when `phonebookPath` is given and cannot be read at all.
+    public func enumerateEntries(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> [RasEntryName] {
+        try entryListing(phonebookPath: phonebookPath, requester: requester).entries
     }
 
     /// Finds the entry `name` (case ignored) in `phonebookPath`, or with `nil` in the first
     /// existing default phonebook that has it, reading the files for `requester` (see
-    /// ``Phonebook/load(from:requester:)``).
-    /// - Throws: 623 ``RasError/cannotFindPhonebookEntry`` naming the files searched; 621, 622
-    ///   and 625 for a file that cannot be read.
+    /// ``Phonebook/load(from:requester:)``). Other entries' problems do not matter; an
+    /// entry that has one is refused with it, and hides an entry of the same name further on.
+    /// - Throws: 623 ``RasError/cannotFindPhonebookEntry`` naming the files searched; 625 for
+    ///   an entry with a bad line (the first one); 621 and 622 for a file that cannot be read.
     public func locateEntry(named name: String, phonebookPath: String? = nil, requester: PeerCredentials? = nil)
         throws(RasError) -> (entry: PhonebookEntry, phonebookPath: String) {
         let searched = phonebooks(phonebookPath)
         for (path, _) in searched {
-            let phonebook = try Phonebook.load(from: path, requester: requester)
-            if phonebook.contains(entryNamed: name) { return (try phonebook.entry(named: name), path) }
+            let read = try Phonebook.read(from: path, requester: requester)
+            if let problem = read.problems.first(where: { $0.entryName.map { PhonebookEntry.namesMatch($0, name) } ?? false }) {
+                throw problem.error
+            }
+            if read.phonebook.contains(entryNamed: name) { return (try read.phonebook.entry(named: name), path) }
         }
         let places = searched.isEmpty
             ? "no phonebook exists (looked for " + candidates.map(\.path).joined(separator: ", ") + ")"

@@ -95,7 +95,8 @@ public protocol RasService: Sendable {
     ///
     /// - Throws: errors that leave no connection behind: phonebook errors (621, 622, 623,
     ///   625), 123 a bad entry name, 87 a missing number, 749 a bad phone number, 602 the
-    ///   port is already in use by another connection here, 756 the entry is being dialed.
+    ///   port is already in use by another connection here, 756 the entry is being dialed
+    ///   (for an entry-less dial: the same number on the same port).
     ///   Everything later — the port held by another program (633), a missing device
     ///   (608), the modem's answers — ends the connection in Disconnected with the error,
     ///   and the handle stays valid until it is hung up.
@@ -107,7 +108,8 @@ public protocol RasService: Sendable {
 
     /// Hangs up every connection listed under `entryName` (case-insensitive; `.5551234`
     /// for an entry-less dial). - Returns: the handles being hung up.
-    /// - Throws: 623 if no connection has that name, 5 if the caller may not hang it up.
+    /// - Throws: 6 if no connection has that name (none was dialed, or all are hung up and
+    ///   deleted — the same answer as for their handles), 5 if the caller may not hang one up.
     func hangUp(entryName: String) async throws(RasError) -> [RasConnectionHandle]
 
     /// The status of a connection. - Throws: 6 once the connection is gone.
@@ -117,8 +119,15 @@ public protocol RasService: Sendable {
     /// dials not yet hung up, so another program can clean them up.
     func enumConnections() async throws(RasError) -> [RasConnection]
 
-    /// The entries of a phonebook, or of the default phonebooks when `phonebookPath` is nil.
+    /// The entries of a phonebook, or of the default phonebooks when `phonebookPath` is nil —
+    /// those that can be dialed: an entry with a bad line is left out (see ``entryListing(phonebookPath:)``).
+    /// - Throws: 621 or 622 when `phonebookPath` is given and cannot be read at all.
     func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName]
+
+    /// The entries as ``enumEntries(phonebookPath:)`` lists them, and a problem for every bad
+    /// entry, bad line or unreadable default phonebook that was left out.
+    /// - Throws: 621 or 622 when `phonebookPath` is given and cannot be read at all.
+    func entryListing(phonebookPath: String?) async throws(RasError) -> RasEntryListing
 
     /// The devices the manager knows (`RasEnumDevices`): modems it discovered or was
     /// given, with what probing found.

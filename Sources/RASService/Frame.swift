@@ -46,6 +46,7 @@ struct Frame: Codable, Sendable {
     var status: RasConnStatus?
     var connections: [RasConnection]?
     var entries: [RasEntryName]?
+    var problems: [RasPhonebookProblem]?
     var devices: [RasDevice]?
     var notification: RasDialNotification?
     var kind: RasConnectionEvent.Kind?

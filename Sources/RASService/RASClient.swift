@@ -99,7 +99,12 @@ public actor RASClient: RasService {
     }
 
     public func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName] {
-        try await request(Frame(op: Frame.Operation.enumEntries.rawValue, phonebookPath: phonebookPath)).entries ?? []
+        try await entryListing(phonebookPath: phonebookPath).entries
+    }
+
+    public func entryListing(phonebookPath: String?) async throws(RasError) -> RasEntryListing {
+        let response = try await request(Frame(op: Frame.Operation.enumEntries.rawValue, phonebookPath: phonebookPath))
+        return RasEntryListing(entries: response.entries ?? [], problems: response.problems ?? [])
     }
 
     public func enumDevices() async throws(RasError) -> [RasDevice] {

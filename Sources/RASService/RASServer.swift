@@ -158,7 +158,9 @@ private actor ClientSession {
             response.connections = try await manager.enumConnections()
         case .enumEntries:
             if let path = request.phonebookPath { try checkPhonebook(path) }
-            response.entries = try await manager.enumEntries(phonebookPath: request.phonebookPath, requester: connection.peer)
+            let listing = try await manager.entryListing(phonebookPath: request.phonebookPath, requester: connection.peer)
+            response.entries = listing.entries
+            response.problems = listing.problems.isEmpty ? nil : listing.problems
         case .enumDevices:
             response.devices = try await manager.enumDevices()
         case .subscribe:

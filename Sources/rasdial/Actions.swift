@@ -174,29 +174,37 @@ struct Actions: Sendable {
         }
         let name = entry ?? ""
         let matching = try await client.enumConnections().filter { PhonebookEntry.namesMatch($0.entryName, name) }
-        guard !matching.isEmpty else { throw noConnection(named: name, detail: nil) }
-        for (index, connection) in matching.enumerated() {
+        var shown = 0
+        for connection in matching {
             do throws(RasError) {
-                if index > 0 { output.text("") }
-                output.status(try await client.connectStatus(connection.handle))
+                let status = try await client.connectStatus(connection.handle)
+                if shown > 0 { output.text("") }
+                output.status(status)
+                shown += 1
             } catch where error == .invalidHandle {
                 // Removed between the listing and the status.
             }
         }
+        guard shown > 0 else { throw noConnection(named: name, detail: nil) }
     }
 
-    /// `rasdial --entries`: the phonebook entries, read here like RasEnumEntries does.
-    func entries(phonebookPath: String?) throws(RasError) {
-        let entries = try PhonebookSearchPath().enumerateEntries(phonebookPath: phonebookPath)
-        guard !output.json else {
-            entries.forEach(output.object)
-            return
+    /// `rasdial --entries`: the phonebook entries, read here like RasEnumEntries does. Entries
+    /// that cannot be read are reported — on stderr, or as error objects with `--json` — and
+    /// the good ones are listed all the same. - Returns: whether nothing had to be reported.
+    func entries(phonebookPath: String?) throws(RasError) -> Bool {
+        let listing = try PhonebookSearchPath().entryListing(phonebookPath: phonebookPath)
+        if output.json {
+            listing.entries.forEach(output.object)
+            listing.problems.map(ProblemRecord.init).forEach(output.object)
+        } else {
+            if !listing.entries.isEmpty {
+                output.table([["ENTRY", "SCOPE", "PHONEBOOK"]] + listing.entries.map { [$0.name, $0.scope.rawValue, $0.phonebookPath] })
+            } else if listing.problems.isEmpty {
+                output.text("No entries")
+            }
+            listing.problems.forEach { output.report($0.error) }
         }
-        guard !entries.isEmpty else {
-            output.text("No entries")
-            return
-        }
-        output.table([["ENTRY", "SCOPE", "PHONEBOOK"]] + entries.map { [$0.name, $0.scope.rawValue, $0.phonebookPath] })
+        return listing.problems.isEmpty
     }
 
     /// `rasdial --devices`: the devices the daemon knows (`RasEnumDevices`), or `No devices`
@@ -297,8 +305,10 @@ struct Actions: Sendable {
         }
     }
 
+    /// A name with no connection is 6, like a handle with none (README, "Names and handles").
     private func noConnection(named name: String, detail: String?) -> RasError {
-        RasError.cannotFindPhonebookEntry.with(detail: "no connection named '\(name)'" + (detail.map { "; \($0)" } ?? ""))
+        let error = ConnectionManager.noConnection(named: name)
+        return error.with(detail: (error.detail ?? "") + (detail.map { "; \($0)" } ?? ""))
     }
 
     /// A handle written as `0x…` (a plain number may be an entry's name).

@@ -134,6 +134,30 @@ struct ErrorRecord: Encodable {
     }
 }
 
+/// A phonebook problem of `--entries` as JSON: the error object plus where it is —
+/// `{"error":625,"errorName":"ERROR_CORRUPT_PHONEBOOK","errorMessage":…,"errorDetail":…,
+/// "phonebookPath":"…","line":7,"name":"Work"}` (`line` absent for a whole file, `name` for a
+/// line that belongs to no entry).
+struct ProblemRecord: Encodable {
+    let error: UInt32
+    let errorName: String
+    let errorMessage: String
+    let errorDetail: String?
+    let phonebookPath: String
+    let line: Int?
+    let name: String?
+
+    init(_ problem: RasPhonebookProblem) {
+        error = problem.error.code
+        errorName = problem.error.name
+        errorMessage = problem.error.message
+        errorDetail = problem.error.detail
+        phonebookPath = problem.phonebookPath
+        line = problem.line
+        name = problem.name
+    }
+}
+
 /// The end of a hang-up as JSON: `{"handle":"0x00000001","entryName":"Work","hungUp":true}`.
 struct HangUpRecord: Encodable {
     let handle: RasConnectionHandle

@@ -129,8 +129,10 @@ struct RasDialCommand: ParsableCommand {
         }
     }
 
-    /// Runs the form the command line picked. - Throws: the RAS error to report.
-    func execute() async throws(RasError) {
+    /// Runs the form the command line picked. - Returns: `false` when the form reported
+    /// problems itself and must exit 1 (`--entries` with unreadable entries).
+    /// - Throws: the RAS error to report.
+    func execute() async throws(RasError) -> Bool {
         let output = Output(json: json)
         let socketPath = socket.map(absolute) ?? SocketLocation.defaultPath()
         let actions = Actions(output: output, socketPath: socketPath)
@@ -144,7 +146,7 @@ struct RasDialCommand: ParsableCommand {
         case .status:
             try await actions.status(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)))
         case .entries:
-            try actions.entries(phonebookPath: phonebook.map(absolute))
+            return try actions.entries(phonebookPath: phonebook.map(absolute))
         case .devices:
             try await actions.devices()
         case .watch:
@@ -152,6 +154,7 @@ struct RasDialCommand: ParsableCommand {
         case .demo:
             try await Demo(output: output).run()
         }
+        return true
     }
 
     /// The dial: an entry with its phonebook resolved here, with this user's environment,
@@ -190,7 +193,7 @@ enum RasDialMain {
             RasDialCommand.exit(withError: ExitCode(2))
         }
         do {
-            try await command.execute()
+            if try await !command.execute() { RasDialCommand.exit(withError: ExitCode(1)) }
         } catch {
             Output(json: command.json).report(error)
             RasDialCommand.exit(withError: ExitCode(1))

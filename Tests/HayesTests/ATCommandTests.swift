@@ -145,6 +145,75 @@ struct ATCommandTests {
         #expect(throws: expected) { try ATCommand(line: line) }
     }
 
+    @Test("init strings that only configure the modem are accepted", arguments: [
+        "ATZ", "AT&F", "E0V1", "ATE0 Q0 V1 X4 &C1 &D2 S0=0", "ATE0Q0V1X4&C1&D2S0=0+FCLASS=0",
+        "ATS7=60", "AT&D2", "at&d2", "AT\\N3", "AT%C", "AT%C1\\Q3&K3", "ATX4", "ATH", "ATH0", "ATS0=0",
+        "ATT", "ATP", "ATM1L2", "AT S7=45 S0=0 L1 V1 X4 &c1 E1 Q0", "ATS7?", "ATS27.4=1",
+        "AT+FCLASS=0;E0", "AT+FCLASS=?", "AT+FCLASS=2.0", "AT+MS=V34,1,2400,33600", "AT#CID=1",
+        "AT+CGDCONT=1,\"IP\",\"ATDT5551234\"", "AT+CGDCONT=1,\"IP\",\"data;D1\"", "AT&Z0=5551234",
+    ])
+    func safeInitStrings(line: String) throws {
+        #expect(try ATCommand(initString: line) == ATCommand(line: line))
+    }
+
+    @Test("init strings that dial, answer, go online or off-hook are refused", arguments: [
+        ("ATDT19005551234", ATCommandError.notAllowedInInitString(command: "D", position: 3, action: .dials)),
+        ("atdt5551234", .notAllowedInInitString(command: "D", position: 3, action: .dials)),
+        ("ATD", .notAllowedInInitString(command: "D", position: 3, action: .dials)),
+        ("DT5551234", .notAllowedInInitString(command: "D", position: 1, action: .dials)),
+        ("AT D T 555", .notAllowedInInitString(command: "D", position: 4, action: .dials)),
+        ("ATE0DT5551234", .notAllowedInInitString(command: "D", position: 5, action: .dials)),
+        ("AT&D2D5551234", .notAllowedInInitString(command: "D", position: 6, action: .dials)),
+        ("ATS7=60DT1", .notAllowedInInitString(command: "D", position: 8, action: .dials)),
+        ("AT+FCLASS=0;DT5551234", .notAllowedInInitString(command: "D", position: 13, action: .dials)),
+        ("ATE0;;D1", .notAllowedInInitString(command: "D", position: 7, action: .dials)),
+        ("ATA", .notAllowedInInitString(command: "A", position: 3, action: .answers)),
+        ("ATE0 A", .notAllowedInInitString(command: "A", position: 6, action: .answers)),
+        ("ATO", .notAllowedInInitString(command: "O", position: 3, action: .goesOnline)),
+        ("ATE0O1", .notAllowedInInitString(command: "O1", position: 5, action: .goesOnline)),
+        ("ATH1", .notAllowedInInitString(command: "H1", position: 3, action: .goesOffHook)),
+        ("ATE0 H 2", .notAllowedInInitString(command: "H2", position: 6, action: .goesOffHook)),
+        ("ATS0=1", .notAllowedInInitString(command: "S0=1", position: 3, action: .answersAutomatically)),
+        ("AT+FCLASS=0D5551234", .nonNumericArgument(command: "+FCLASS", argument: "0D5551234", position: 11)),
+        ("ATS=1", .missingRegisterNumber(position: 3)),
+        ("AT=1", .unexpectedCharacter("=", position: 3)),
+        ("ATE0 ,", .unexpectedCharacter(",", position: 6)),
+        ("AT&", .unexpectedCharacter("&", position: 3)),
+        ("AT+++", .escapeSequence(position: 3)),
+        ("ATZ\rATDT1", .controlCharacter(code: 13, position: 4)),
+        ("ATE0\nATD1", .controlCharacter(code: 10, position: 5)),
+    ])
+    func unsafeInitStrings(line: String, expected: ATCommandError) {
+        #expect(throws: expected) { try ATCommand(initString: line) }
+    }
+
+    @Test("a command line is split into its commands")
+    func commandLine() throws {
+        let line = try ATCommandLine(line: "ATE0 &d2 \\N3 S7=60 S0? +FCLASS=0;")
+        #expect(line.commands.map(\.description) == ["E0", "&D2", "\\N3", "S7=60", "S0?", "+FCLASS=0"])
+        #expect(line.commands.map(\.kind) == [.basic, .basic, .basic, .sParameter, .sParameter, .extended])
+        #expect(line.commands.map(\.position) == [3, 6, 10, 14, 20, 24])
+        let dial = try ATCommandLine(line: "AT#CID=1;H0 DT555;")
+        #expect(dial.commands.map(\.description) == ["#CID=1", "H0", "DT555;"])
+        #expect(dial.commands.map(\.kind) == [.extended, .basic, .dial])
+        #expect(dial.commands.map(\.position) == [3, 10, 13])
+        let quoted = try ATCommandLine(line: "AT+CGDCONT=1,\"IP\",\"x;ATD1\";E1")
+        #expect(quoted.commands.map(\.description) == ["+CGDCONT=1,\"IP\",\"x;ATD1\"", "E1"])
+    }
+
+    @Test("init-string refusals say what the command would do")
+    func initStringMessages() {
+        let dial = ATCommandError.notAllowedInInitString(command: "D", position: 3, action: .dials)
+        #expect("\(dial)" == "the D command at position 3 dials; init strings may not dial, answer, go online or go off-hook")
+        #expect("\(ATCommandError.notAllowedInInitString(command: "H1", position: 3, action: .goesOffHook))".contains("H1 command at position 3 goes off-hook"))
+        #expect("\(ATCommandError.unexpectedCharacter("=", position: 3))".contains("'=' at position 3"))
+    }
+
+    @Test("the default init lines are valid init strings")
+    func defaultInitIsSafe() throws {
+        #expect(try ATCommand(initString: ModemSession.defaultInit.description) == ModemSession.defaultInit)
+    }
+
     @Test("a 40-character body is accepted")
     func fortyCharacters() throws {
         let body = String(repeating: "E0", count: 20)

@@ -79,6 +79,14 @@ struct DialStringTests {
         #expect(throws: DialStringError.plusSign(position: 2)) { try DialString("5+\rX") }
     }
 
+    @Test("positions can be moved to count in a longer text")
+    func shiftingPositions() {
+        #expect(DialStringError.invalidCharacter("H", position: 3).shiftingPositions(by: 3) == .invalidCharacter("H", position: 6))
+        #expect(DialStringError.misplacedSemicolon(position: 2).shiftingPositions(by: 3) == .misplacedSemicolon(position: 5))
+        #expect(DialStringError.tooLong(length: 40, limit: 36).shiftingPositions(by: 3) == .tooLong(length: 40, limit: 36))
+        #expect(throws: DialStringError.invalidCharacter("H", position: 9)) { try DialString("5551234;H") }
+    }
+
     @Test("messages name the character and its position")
     func messages() {
         #expect("\(DialStringError.controlCharacter(code: 13, position: 8))".contains("U+000D at position 8"))

@@ -76,6 +76,12 @@ struct ModemSessionTests {
         let bench = try await Bench()
         await #expect(throws: ModemError.self) { try await bench.session.initialize(initStrings: ["ATE0\rATD911"]) }
         await #expect(throws: ModemError.self) { try await bench.session.initialize(initStrings: ["AT+++"]) }
+        await #expect(throws: ModemError.invalidCommand(.notAllowedInInitString(command: "D", position: 3, action: .dials))) {
+            try await bench.session.initialize(initStrings: ["ATZ", "ATDT19005551234"])
+        }
+        await #expect(throws: ModemError.invalidCommand(.notAllowedInInitString(command: "H1", position: 3, action: .goesOffHook))) {
+            try await bench.session.initialize(initStrings: ["ATH1"])
+        }
         #expect(!bench.bank.modems[0].events.contains { $0.hasPrefix("command") })
         await bench.finish()
     }

@@ -367,6 +367,51 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test("a name or a handle that matches no connection (any more) is error 6, for --status and --disconnect")
+    func namesAndHandlesAfterHangUp() async throws {
+        try await Bench.run("names") { bench in
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon()
+            let phonebook = try bench.phonebook([("Work", modems.links[0], "5551234")])
+            let dial = try await bench.rasdial(["Work", "--phonebook", phonebook, "--json"])
+            #expect(dial.status == 0, "stderr: \(dial.stderr)")
+            let handle = try #require(dial.objects.last?["handle"] as? String)
+            #expect(try await bench.rasdial(["--status", "Work"]).status == 0)
+            #expect(try await bench.rasdial(["Work", "--disconnect"]).status == 0)
+
+            for arguments in [["--status", "Work"], ["--status", handle], ["Work", "--disconnect"],
+                              ["--disconnect", "--handle", handle], ["--status", "Nowhere"]] {
+                let text = try await bench.rasdial(arguments)
+                #expect(text.status == 1, "\(arguments)")
+                #expect(text.stderr.hasPrefix("error 6: "), "\(arguments): \(text.stderr)")
+                let json = try await bench.rasdial(arguments + ["--json"])
+                #expect(json.status == 1 && json.objects.last?["error"] as? Int == 6, "\(arguments): \(json.stdout)")
+            }
+            #expect(try await bench.rasdial(["--status", "Work"]).stderr.contains("no connection named 'Work'"))
+        }
+    }
+
+    @Test("one number dialed on two modems: two connections; its name shows and hangs up both")
+    func sameNumberOnTwoModems() async throws {
+        try await Bench.run("twice") { bench in
+            let modems = try await bench.startFakeModems(count: 2)
+            _ = try await bench.startDaemon()
+            for link in modems.links {
+                let dial = try await bench.rasdial(["--device", link, "--phone", "5551234"])
+                #expect(dial.status == 0, "stderr: \(dial.stderr)")
+            }
+            let status = try await bench.rasdial(["--status", ".5551234", "--json"])
+            #expect(status.status == 0)
+            #expect(status.objects.count == 2)
+            #expect(Set(status.objects.compactMap { $0["handle"] as? String }).count == 2)
+            #expect(status.objects.allSatisfy { $0["state"] as? String == "Connected" })
+            let hangUp = try await bench.rasdial([".5551234", "--disconnect", "--json"])
+            #expect(hangUp.status == 0, "stderr: \(hangUp.stderr)")
+            #expect(hangUp.objects.filter { $0["hungUp"] as? Bool == true }.count == 2)
+            #expect(try await bench.rasdial([]).stdout == "No connections\n")
+        }
+    }
+
     @Test func entriesListThePhonebooks() async throws {
         try await Bench.run("entries") { bench in
             let phonebook = try bench.phonebook([("Work", "/dev/null", "1"), ("Home", "/dev/null", "2")])
@@ -389,6 +434,51 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test("--entries lists the good entries and reports each bad one (stderr, or error objects), exit 1")
+    func entriesWithACorruptEntry() async throws {
+        try await Bench.run("corrupt") { bench in
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon()
+            let phonebook = bench.folder + "/mixed.pbk"
+            try """
+                [Work]
+                Port=\(modems.links[0])
+                PhoneNumber=5551234
+                [Evil]
+                InitString=ATDT19005551234
+                [Home]
+                Port=\(modems.links[0])
+                PhoneNumber=5559999
+                """.write(toFile: phonebook, atomically: true, encoding: .utf8)
+            let text = try await bench.rasdial(["--entries", "--phonebook", phonebook])
+            #expect(text.status == 1)
+            #expect(text.lines.first?.hasPrefix("ENTRY") == true)
+            #expect(text.lines.dropFirst().map { $0.split(separator: " ").first.map(String.init) } == ["Work", "Home"])
+            #expect(text.stderr == "error 625: The phonebook file is corrupt. (\(phonebook), line 5: entry 'Evil': "
+                + "InitString 'ATDT19005551234': the D command at position 3 dials; init strings may not dial, "
+                + "answer, go online or go off-hook)\n", "\(text.stderr)")
+
+            let json = try await bench.rasdial(["--entries", "--phonebook", phonebook, "--json"])
+            #expect(json.status == 1)
+            #expect(json.objects.compactMap { $0["error"] == nil ? $0["name"] as? String : nil } == ["Work", "Home"])
+            let problem = try #require(json.objects.last)
+            #expect(problem["error"] as? Int == 625)
+            #expect(problem["errorName"] as? String == "ERROR_CORRUPT_PHONEBOOK")
+            #expect(problem["name"] as? String == "Evil")
+            #expect(problem["line"] as? Int == 5)
+            #expect(problem["phonebookPath"] as? String == phonebook)
+            #expect((problem["errorDetail"] as? String)?.contains("line 5: entry 'Evil'") == true)
+
+            // The good entries of that phonebook dial.
+            let dial = try await bench.rasdial(["Home", "--phonebook", phonebook])
+            #expect(dial.status == 0, "stderr: \(dial.stderr)")
+            #expect(try await bench.rasdial(["Home", "--disconnect"]).status == 0)
+            let evil = try await bench.rasdial(["Evil", "--phonebook", phonebook])
+            #expect(evil.status == 1 && evil.stderr.hasPrefix("error 625: "))
+            #expect(!modems.events().contains { $0.contains("1900") })
+        }
+    }
+
     @Test func badCommandLinesExitTwo() async throws {
         try await Bench.run("usage") { bench in
             for arguments in [["--bogus"], ["--status"], ["--watch", "--demo"], ["--device", "/dev/null"],
@@ -401,7 +491,7 @@ struct DaemonProcessTests {
             // Without a daemon, listing says so and hanging up a name is an error.
             #expect(try await bench.rasdial([]).stdout == "No connections\n")
             let hangUp = try await bench.rasdial(["Work", "--disconnect"])
-            #expect(hangUp.status == 1 && hangUp.stderr.contains("error 623"))
+            #expect(hangUp.status == 1 && hangUp.stderr.contains("error 6:"), "\(hangUp.stderr)")
             let status = try await bench.rasdial(["--status", "0x00000007", "--json"])
             #expect(status.status == 1 && status.objects.first?["error"] as? Int == 6)
         }

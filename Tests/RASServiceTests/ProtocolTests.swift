@@ -89,6 +89,7 @@ struct ProtocolTests {
 
             let path = try daemon.phonebook("[Work]\nPort=\(daemon.bank.modems[0].slavePath)\nPhoneNumber=5551234\n")
             #expect(try await client.enumEntries(phonebookPath: path).map(\.name) == ["Work"])
+            #expect(try await client.entryListing(phonebookPath: path).problems.isEmpty)
 
             let dial = try await client.dial(.entry("Work", phonebookPath: path))
             let states = await collectUntilTerminal(dial.notifications).map(\.state)
@@ -135,7 +136,36 @@ struct ProtocolTests {
             #expect(hungUp == [slow.handle])
             #expect(await collectUntilTerminal(slow.notifications).allSatisfy { $0.state != .connected })
             #expect(await waitUntilGone(slow.handle, on: client))
-            await #expect(throws: RasError.cannotFindPhonebookEntry) { try await client.hangUp(entryName: "Slow") }
+            await #expect(throws: RasError.invalidHandle) { try await client.hangUp(entryName: "Slow") }
+        }
+    }
+
+    @Test("enumEntries lists the good entries and reports each bad one; the good ones dial")
+    func enumEntriesWithACorruptEntry() async throws {
+        try await InProcessDaemon.run { daemon in
+            let client = try await daemon.client()
+            let port = daemon.bank.modems[0].slavePath
+            let path = try daemon.phonebook("""
+                [Bad]
+                Port=\(port)
+                RedialAttempts=x
+                [Work]
+                Port=\(port)
+                PhoneNumber=5551234
+                [Work2
+                """)
+            let listing = try await client.entryListing(phonebookPath: path)
+            #expect(listing.entries.map(\.name) == ["Work"])
+            #expect(listing.problems.map(\.line) == [3, 7])
+            #expect(listing.problems.map(\.name) == ["Bad", "Work2"])
+            #expect(listing.problems.allSatisfy { $0.error == .corruptPhonebook && $0.phonebookPath == path })
+            #expect(listing.problems.first?.error.detail == "\(path), line 3: entry 'Bad': 'RedialAttempts' must be a number, not 'x'")
+            #expect(try await client.enumEntries(phonebookPath: path).map(\.name) == ["Work"])
+            await #expect(throws: RasError.corruptPhonebook) { try await client.dial(.entry("Bad", phonebookPath: path)) }
+            let dial = try await client.dial(.entry("Work", phonebookPath: path))
+            #expect(await collectUntilTerminal(dial.notifications).last?.state == .connected)
+            try await client.hangUp(dial.handle)
+            #expect(await waitUntilGone(dial.handle, on: client))
         }
     }
 

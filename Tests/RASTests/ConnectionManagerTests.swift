@@ -139,6 +139,31 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
+    @Test("entry-less dials of one number on two modems are two connections; on the same modem, one")
+    func entrylessSameNumber() async throws {
+        let lab = try await ModemLab(otherwise: .connect("CONNECT 2400", delay: .milliseconds(400)), count: 2)
+        let first = try await lab.manager.dial(.number("5551234", device: lab.port(0)))
+        let second = try await lab.manager.dial(.number("5551234", device: lab.port(1)))
+        #expect(first.handle != second.handle)
+        // The same number on the same modem while it is being dialed: that dial is in progress.
+        await #expect(throws: RasError.dialAlreadyInProgress) {
+            _ = try await lab.manager.dial(.number("5551234", device: lab.port(0)))
+        }
+        #expect(await ModemLab.collect(first.notifications).last?.state == .connected)
+        #expect(await ModemLab.collect(second.notifications).last?.state == .connected)
+        let listed = try await lab.manager.enumConnections()
+        #expect(listed.map(\.entryName) == [".5551234", ".5551234"])
+        #expect(Set(listed.map(\.deviceName)) == Set([lab.port(0), lab.port(1)].map(SerialPort.canonicalPath)))
+        // Dialing a connected call again answers with it, as for an entry.
+        #expect(try await lab.manager.dial(.number("5551234", device: lab.port(1))).handle == second.handle)
+        // The name hangs up every connection that has it.
+        #expect(try await lab.manager.hangUp(entryName: ".5551234") == [first.handle, second.handle])
+        #expect(await lab.waitUntilGone(first.handle) != nil)
+        #expect(await lab.waitUntilGone(second.handle) != nil)
+        #expect(lab.bank.modems.allSatisfy { !$0.isOffHook })
+        await lab.finish()
+    }
+
     @Test("hang-up while dialing aborts the dial; the modem goes on-hook")
     func hangUpWhileDialing() async throws {
         let lab = try await ModemLab(otherwise: CallOutcome(kind: .silence))
@@ -337,13 +362,15 @@ struct ConnectionManagerTests {
         await lab.finish()
     }
 
-    @Test("hang up by entry name; unknown names are 623")
+    @Test("hang up by entry name; a name with no connection is 6, like a handle with none")
     func hangUpByName() async throws {
         let lab = try await ModemLab()
         let (handle, _) = try await lab.dial("5551234")
-        await #expect(throws: RasError.cannotFindPhonebookEntry) { _ = try await lab.manager.hangUp(entryName: "Nope") }
+        await #expect(throws: RasError.invalidHandle) { _ = try await lab.manager.hangUp(entryName: "Nope") }
         #expect(try await lab.manager.hangUp(entryName: ".5551234") == [handle])
         await lab.waitUntilGone(handle)
+        await #expect(throws: RasError.invalidHandle) { _ = try await lab.manager.hangUp(entryName: ".5551234") }
+        await #expect(throws: RasError.invalidHandle) { try await lab.manager.hangUp(handle) }
         await lab.finish()
     }
 
@@ -359,6 +386,104 @@ struct ConnectionManagerTests {
         await #expect(throws: RasError.cannotFindPhonebookEntry) { _ = try await lab.manager.dial(.entry("Other", phonebookPath: pbk)) }
         #expect(try await lab.manager.enumConnections().isEmpty)
         #expect(lab.bank.modems[0].events.allSatisfy { !$0.hasPrefix("slave-open") }, "the port was never opened")
+        await lab.finish()
+    }
+
+    @Test("dial-string errors name the part that is wrong (number or DialPrefix) and a 1-based position in it")
+    func dialStringErrors() async throws {
+        let lab = try await ModemLab()
+        func refusal(_ parameters: RasDialParameters) async -> RasError? {
+            do {
+                _ = try await lab.manager.dial(parameters)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let number = await refusal(.number("5551234;H", device: lab.port()))
+        #expect(number?.code == 749)
+        #expect(number?.detail?.hasPrefix("'5551234;H': dial string has invalid character 'H' (U+0048) at position 9;") == true,
+                "\(String(describing: number))")
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        func entry(prefix: String, number: String) throws {
+            try "[Work]\nPort=\(lab.port())\nPhoneNumber=\(number)\nDialPrefix=\(prefix)\n"
+                .write(toFile: pbk, atomically: true, encoding: .utf8)
+        }
+        try entry(prefix: "ATDT;H", number: "5551234")
+        let prefix = await refusal(.entry("Work", phonebookPath: pbk))
+        #expect(prefix?.code == 625)
+        #expect(prefix?.detail?.hasPrefix("\(pbk), line 4: entry 'Work': DialPrefix 'ATDT;H': dial string has invalid character 'H' (U+0048) at position 6;") == true,
+                "\(String(describing: prefix))")
+        try entry(prefix: "ATDT;", number: "5551234")
+        #expect(await refusal(.entry("Work", phonebookPath: pbk))?.detail?.hasSuffix(
+            "DialPrefix 'ATDT;': ';' at position 5 would end the dial before the number") == true)
+        try entry(prefix: "ATDT9,", number: "555x")
+        let inNumber = await refusal(.entry("Work", phonebookPath: pbk))
+        #expect(inNumber?.code == 749)
+        #expect(inNumber?.detail?.hasPrefix("'555x': dial string has invalid character 'x' (U+0078) at position 4;") == true,
+                "\(String(describing: inNumber))")
+        try entry(prefix: "ATDT9,", number: String(repeating: "5", count: 34))
+        let together = await refusal(.entry("Work", phonebookPath: pbk))
+        #expect(together?.code == 749)
+        #expect(together?.detail?.contains("(DialPrefix and number): dial string has 37 dial characters") == true,
+                "\(String(describing: together))")
+        #expect(try await lab.manager.enumConnections().isEmpty)
+        #expect(!lab.bank.modems[0].events.contains { $0.hasPrefix("slave-open") })
+        TestSupport.remove(dir)
+        await lab.finish()
+    }
+
+    @Test("a good entry dials although another entry of its phonebook is corrupt; the corrupt one is 625")
+    func corruptNeighbour() async throws {
+        let lab = try await ModemLab()
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        try """
+        [Evil]
+        Port=\(lab.port())
+        PhoneNumber=5551234
+        InitString=ATDT19005551234
+        [Work]
+        Port=\(lab.port())
+        PhoneNumber=5551234
+        """.write(toFile: pbk, atomically: true, encoding: .utf8)
+        let listing = try await lab.manager.entryListing(phonebookPath: pbk)
+        #expect(listing.entries.map(\.name) == ["Work"])
+        #expect(listing.problems.map(\.name) == ["Evil"])
+        #expect(try await lab.manager.enumEntries(phonebookPath: pbk).map(\.name) == ["Work"])
+        await #expect(throws: RasError.corruptPhonebook) { _ = try await lab.manager.dial(.entry("Evil", phonebookPath: pbk)) }
+        #expect(!lab.bank.modems[0].events.contains { $0.hasPrefix("slave-open") })
+        let dial = try await lab.manager.dial(.entry("Work", phonebookPath: pbk))
+        #expect(await ModemLab.collect(dial.notifications).last?.state == .connected)
+        #expect(!lab.bank.modems[0].events.contains { $0.contains("1900") }, "the bad init string never reached the modem")
+        try await lab.hangUpAndWait(dial.handle)
+        TestSupport.remove(dir)
+        await lab.finish()
+    }
+
+    @Test("an entry whose InitString dials fails with 625 before the port is opened", arguments: [
+        ("InitString=ATZ\nInitString=ATDT19005551234", 5, "InitString 'ATDT19005551234': the D command at position 3 dials"),
+        ("InitString=AT&D2 S7=60;DT5551234", 4, "InitString 'AT&D2 S7=60;DT5551234': the D command at position 13 dials"),
+        ("InitString=ATE0 H1", 4, "InitString 'ATE0 H1': the H1 command at position 6 goes off-hook"),
+    ])
+    func initStringThatDials(lines: String, line: Int, problem: String) async throws {
+        let lab = try await ModemLab()
+        let dir = try TestSupport.temporaryDirectory("pbk")
+        let pbk = dir.appendingPathComponent("rasphone.pbk").path
+        try "[Work]\nPort=\(lab.port())\nPhoneNumber=5551234\n\(lines)\n".write(toFile: pbk, atomically: true, encoding: .utf8)
+        do {
+            _ = try await lab.manager.dial(.entry("Work", phonebookPath: pbk))
+            Issue.record("the dial was accepted")
+        } catch {
+            #expect(error.code == 625)
+            #expect(error.detail == "\(pbk), line \(line): entry 'Work': \(problem); "
+                + "init strings may not dial, answer, go online or go off-hook")
+        }
+        #expect(try await lab.manager.enumConnections().isEmpty, "no connection is left")
+        let events = lab.bank.modems[0].events
+        #expect(!events.contains { $0.hasPrefix("slave-open") || $0.hasPrefix("dial") || $0.hasPrefix("off-hook") }, "\(events)")
+        TestSupport.remove(dir)
         await lab.finish()
     }
 

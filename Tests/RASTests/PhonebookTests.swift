@@ -212,7 +212,15 @@ struct PhonebookTests {
         ("[]\n", 1, "empty entry name"),
         ("[A] trailing\n", 1, "unexpected text after ']'"),
         ("[A]\n=5551234\n", 2, "missing key before '='"),
-        ("[A]\nDialPrefix=DT\n", 2, "'DialPrefix' must start with ATD"),
+        ("[A]\nDialPrefix=DT\n", 2, "entry 'A': 'DialPrefix' must start with ATD"),
+        ("[Work]\nInitString=ATZ\nInitString=ATDT19005551234\n", 3,
+         "entry 'Work': InitString 'ATDT19005551234': the D command at position 3 dials; init strings may not dial"),
+        ("[Work]\nInitString=AT&D2;D5551234\n", 2, "entry 'Work': InitString 'AT&D2;D5551234': the D command at position 7 dials"),
+        ("[Work]\nDialPrefix=ATDT;H\n", 2, "entry 'Work': DialPrefix 'ATDT;H': dial string has invalid character 'H' (U+0048) at position 6"),
+        ("[Work]\nDialPrefix=ATDP9;\n", 2, "entry 'Work': DialPrefix 'ATDP9;': ';' at position 6 would end the dial before the number"),
+        ("[Work]\nInitString=ATA\n", 2, "InitString 'ATA': the A command at position 3 answers a call"),
+        ("[Work]\nInitString=ATH1\n", 2, "InitString 'ATH1': the H1 command at position 3 goes off-hook"),
+        ("[Work]\nInitString=ATO\n", 2, "InitString 'ATO': the O command at position 3 goes online"),
         ("[A]\r\nPhoneNumber=1\r\nRedialSeconds=1.5\r\n", 3, "'RedialSeconds' must be a number"),
     ])
     func corruptFiles(text: String, line: Int, problem: String) throws {
@@ -224,6 +232,19 @@ struct PhonebookTests {
             #expect(detail.hasPrefix("/x/rasphone.pbk, line \(line): "), "\(detail)")
             #expect(detail.contains(problem), "\(detail)")
         }
+    }
+
+    @Test("init strings that only configure the modem load; one that dials cannot be set")
+    func initStrings() throws {
+        let entry = try Phonebook(text: "[A]\nInitString=ATZ\nInitString=AT S7=60 &D2 \\N3 %C1 X4\nInitString=AT+FCLASS=0\n").entry(named: "A")
+        #expect(entry.initStrings == ["ATZ", "AT S7=60 &D2 \\N3 %C1 X4", "AT+FCLASS=0"])
+        var edited = entry
+        #expect(throws: RasError.invalidParameter) { try edited.append(.initString, "ATDT19005551234") }
+        #expect(throws: RasError.invalidParameter) { try edited.set(.initString, "ATE0;DT5551234") }
+        #expect(edited == entry)
+        // The default init string (entry-less dials, entries without InitString) passes the same check.
+        #expect(try PhonebookEntry(name: "D", settings: ["InitString": RasDialSettings.defaultInitString]).initStrings
+            == [RasDialSettings.defaultInitString])
     }
 
     @Test func emptyNumericValueMeansUnset() throws {
