@@ -2,7 +2,7 @@ import Glibc
 import Synchronization
 
 /// Waits until a descriptor that another library owns becomes readable — e.g. the
-/// netlink socket of a libudev monitor — on the serial layer's one `poll` thread, so that
+/// netlink socket of a libudev monitor — on the serial layer's one reactor thread, so that
 /// no module outside `Serial` has to call `poll` itself.
 ///
 /// The waiter never reads, writes or closes the descriptor. Its owner calls
@@ -43,7 +43,7 @@ public final class ReadinessWaiter: Sendable {
         return readiness.revents != 0
     }
 
-    /// Ends every wait (they throw `.closed`) and returns once the poll thread has let go
+    /// Ends every wait (they throw `.closed`) and returns once the reactor has let go
     /// of the descriptor. Call it before the owner closes the descriptor. Twice is harmless.
     public func invalidate() {
         let fd = descriptor.withLock { fd -> Int32 in

@@ -40,13 +40,7 @@ final class SignalGuard: Sendable {
     ) async throws(RasError) -> T {
         let stream = signals.stream
         return try await Race.first(
-            { () async -> Result<T, RasError>? in
-                do throws(RasError) {
-                    return .success(try await operation())
-                } catch {
-                    return .failure(error)
-                }
-            },
+            Race.outcome(of: operation),
             { () async -> Result<T, RasError>? in
                 var signals = stream.makeAsyncIterator()
                 guard let number = await signals.next() else { return nil }
@@ -82,18 +76,25 @@ enum Race {
         return result
     }
 
+    /// A contender that runs `operation` and hands back its result or its error.
+    static func outcome<T: Sendable>(
+        of operation: @escaping @Sendable () async throws(RasError) -> T
+    ) -> @Sendable () async -> Result<T, RasError>? {
+        {
+            do throws(RasError) {
+                return .success(try await operation())
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
     /// Bounds `operation` by `timeout`: its result, or `timedOut` once `timeout` passed.
     static func within<T: Sendable>(
         _ timeout: Duration, timedOut: RasError, _ operation: @escaping @Sendable () async throws(RasError) -> T
     ) async throws(RasError) -> T {
         try await first(
-            { () async -> Result<T, RasError>? in
-                do throws(RasError) {
-                    return .success(try await operation())
-                } catch {
-                    return .failure(error)
-                }
-            },
+            Race.outcome(of: operation),
             { () async -> Result<T, RasError>? in
                 do {
                     try await Task.sleep(for: timeout)
