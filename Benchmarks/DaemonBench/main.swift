@@ -150,6 +150,7 @@ func run(size: Int, options: Options) async throws -> Row {
     let modems = try Child(options.fakemodem, ["--link", folder + "/modem", "--count", "\(size)"], log: folder + "/fakemodem.log")
     defer { modems.stop() }
     try modems.waitForReady(count: size)
+    progress("\(size) fake modems ready")
     let links = size == 1 ? [folder + "/modem"] : (0..<size).map { "\(folder)/modem-\($0)" }
     let socket = folder + "/rasmand.sock"
     let daemon = try Child(
@@ -182,6 +183,7 @@ func run(size: Int, options: Options) async throws -> Row {
         return handles
     }
     let dialSeconds = milliseconds(dialStart.duration(to: .now)) / 1000
+    progress("\(size) connected after \(dialSeconds) s")
     // Let the dials' own work settle before measuring the idle lines.
     try await Task.sleep(for: .seconds(2))
 
@@ -200,8 +202,12 @@ func run(size: Int, options: Options) async throws -> Row {
     }
     listTimes.sort()
 
+    progress("\(size): idle measured, listing took \(listTimes[listTimes.count / 2]) ms; hanging up")
     let hangUpStart = ContinuousClock.now
-    for handle in handles { try await client.hangUp(handle) }
+    for (index, handle) in handles.enumerated() {
+        try await client.hangUp(handle)
+        if ProcessInfo.processInfo.environment["BENCH_TRACE"] != nil { progress("hung up \(index)") }
+    }
     var hangUp: Double?
     while ContinuousClock.now - hangUpStart < .seconds(120) {
         if try await client.enumConnections().isEmpty {
@@ -223,20 +229,24 @@ func run(size: Int, options: Options) async throws -> Row {
         hangUpMilliseconds: hangUp, threads: after.threads)
 }
 
+/// A line on stdout, written at once (the table is read while the benchmark runs).
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+func progress(_ text: String) { FileHandle.standardError.write(Data("[\(Date())] \(text)\n".utf8)) }
+
 let options = Options()
-print("rasmand: \(options.rasmand)")
-print("idle: \(options.idle) s per size")
-print("| connections | all connected after | daemon CPU idle (% of a core) | timeslices/s | voluntary switches/s | RSS | RSS per connection | list round trip (median) | hang-up of all | threads |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+emit("rasmand: \(options.rasmand)")
+emit("idle: \(options.idle) s per size")
+emit("| connections | all connected after | daemon CPU idle (% of a core) | timeslices/s | voluntary switches/s | RSS | RSS per connection | list round trip (median) | hang-up of all | threads |")
+emit("|---|---|---|---|---|---|---|---|---|---|")
 for size in options.sizes {
     do {
         let row = try await run(size: size, options: options)
         let hangUp = row.hangUpMilliseconds.map { String(format: "%.0f ms", $0) } ?? "> 120 s"
-        print(String(
+        emit(String(
             format: "| %d | %.1f s | %.2f %% | %.0f | %.0f | %.1f MiB | %.1f KiB | %.2f ms | %@ | %d |",
             row.size, row.dialSeconds, row.cpuPercent, row.timeslicesPerSecond, row.switchesPerSecond,
             row.rssMiB, row.rssPerConnectionKiB, row.listMilliseconds, hangUp, row.threads))
     } catch {
-        print("| \(size) | failed: \(error) |")
+        emit("| \(size) | failed: \(error) |")
     }
 }

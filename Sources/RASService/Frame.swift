@@ -3,7 +3,8 @@ import RAS
 
 /// The `rasmand` wire protocol, version 1: newline-delimited JSON over a Unix stream socket.
 ///
-/// Every frame is one JSON object on one line (at most ``maximumFrameBytes`` bytes), with a
+/// Every frame is one JSON object on one line (a request at most ``maximumFrameBytes`` bytes,
+/// a response or event at most ``maximumServerFrameBytes``), with a
 /// protocol version `v`. A client sends requests (`id` + `op` + the op's fields); the server
 /// answers each with a response carrying the same `id` and `ok`, and the result fields or an
 /// `error`. Subscriptions (`dial`, `subscribe`, `watch`) then send event frames tagged with
@@ -11,8 +12,12 @@ import RAS
 public enum WireProtocol {
     /// The protocol version this build speaks.
     public static let version = 1
-    /// The largest frame accepted, newline included.
+    /// The largest frame the server accepts from a client, newline included.
     public static let maximumFrameBytes = 64 * 1024
+    /// The largest frame a client accepts from the server, newline included: the answer to
+    /// `enumConnections` grows with the connections (about 300 bytes each), and a daemon
+    /// serves thousands.
+    public static let maximumServerFrameBytes = 16 * 1024 * 1024
 }
 
 /// Who the server is (answer to `hello`).
@@ -85,7 +90,8 @@ struct Frame: Codable, Sendable {
     }
 }
 
-/// Splits a byte stream into lines of at most ``WireProtocol/maximumFrameBytes``; an
+/// Splits a byte stream into lines of at most `limit` bytes (by default
+/// ``WireProtocol/maximumFrameBytes``); an
 /// over-long line is reported once and skipped up to its newline.
 struct LineSplitter {
     enum Item: Equatable {
@@ -95,6 +101,10 @@ struct LineSplitter {
 
     private var buffer: [UInt8] = []
     private var discarding = false
+    /// The longest line, newline included.
+    let limit: Int
+
+    init(limit: Int = WireProtocol.maximumFrameBytes) { self.limit = limit }
 
     mutating func feed(_ bytes: [UInt8]) -> [Item] {
         var items: [Item] = []
@@ -110,7 +120,7 @@ struct LineSplitter {
             }
             if discarding { continue }
             buffer.append(byte)
-            if buffer.count >= WireProtocol.maximumFrameBytes {
+            if buffer.count >= limit {
                 items.append(.oversized)
                 buffer.removeAll(keepingCapacity: true)
                 discarding = true

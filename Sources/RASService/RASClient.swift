@@ -178,12 +178,18 @@ public actor RASClient: RasService {
 
     private func startReading() {
         reader = Task.detached { [weak self, connection] in
-            var splitter = LineSplitter()
-            while !Task.isCancelled {
+            var splitter = LineSplitter(limit: WireProtocol.maximumServerFrameBytes)
+            reading: while !Task.isCancelled {
                 let bytes: [UInt8]
                 do { bytes = try await connection.read(deadline: nil) } catch { break }
                 for item in splitter.feed(bytes) {
-                    guard case .line(let line) = item, let frame = try? Frame.decode(line) else { continue }
+                    guard case .line(let line) = item else {
+                        // A frame too long to keep: its request would never be answered.
+                        // Fail everything with 711 rather than leave a caller waiting.
+                        connection.close()
+                        break reading
+                    }
+                    guard let frame = try? Frame.decode(line) else { continue }
                     await self?.route(frame)
                 }
             }

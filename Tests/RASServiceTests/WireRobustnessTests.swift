@@ -304,3 +304,57 @@ enum TwoUsers {
         return CommandResult(status: status, stdout: child.stdout, stderr: child.stderr)
     }
 }
+
+/// Answers longer than a request may be: `enumConnections` of a daemon with a thousand
+/// connections is several hundred KiB. The client used to drop such a frame and wait forever.
+@Suite(.timeLimit(.minutes(1)))
+struct LargeAnswerTests {
+    /// A server that answers every request with one frame of `connections` connections.
+    private func serve(_ listener: UnixSocketListener, connections: Int, padding: Int = 0) async throws {
+        guard let connection = try await listener.accept(deadline: .now + .seconds(10)) else { return }
+        var buffer: [UInt8] = []
+        while true {
+            let bytes = try await connection.read(deadline: .now + .seconds(10))
+            if bytes.isEmpty { return }
+            buffer += bytes
+            while let newline = buffer.firstIndex(of: 10) {
+                let request = try JSONSerialization.jsonObject(with: Data(buffer[..<newline])) as? [String: Any]
+                buffer.removeSubrange(...newline)
+                let id = request?["id"] as? Int ?? 0
+                let record = """
+                    {"deviceName":"/dev/pts/1","deviceType":"modem","entryName":".5551234","error":631,\
+                    "errorMessage":"The connection was hung up by the user.","errorName":"ERROR_USER_DISCONNECTION",\
+                    "handle":"0x00000001","phoneNumber":"5551234\(String(repeating: "0", count: padding))","state":"Disconnected","stateCode":8193}
+                    """
+                let list = Array(repeating: record, count: connections).joined(separator: ",")
+                let line = "{\"connections\":[\(list)],\"id\":\(id),\"ok\":true,\"v\":1}\n"
+                try await connection.write(Array(line.utf8), deadline: .now + .seconds(10))
+            }
+        }
+    }
+
+    @Test func aListOfThousandsOfConnectionsArrives() async throws {
+        let folder = try TestSupport.temporaryDirectory("large").path
+        defer { TestSupport.remove(URL(fileURLWithPath: folder)) }
+        let listener = try UnixSocketListener(path: folder + "/s.sock")
+        defer { listener.close() }
+        let server = Task { try await serve(listener, connections: 2048) }
+        let client = try await RASClient.connect(socketPath: folder + "/s.sock")
+        let connections = try await client.enumConnections()
+        #expect(connections.count == 2048)
+        await client.close()
+        server.cancel()
+    }
+
+    @Test func aFrameBeyondTheLimitFailsWith711InsteadOfHanging() async throws {
+        let folder = try TestSupport.temporaryDirectory("huge").path
+        defer { TestSupport.remove(URL(fileURLWithPath: folder)) }
+        let listener = try UnixSocketListener(path: folder + "/s.sock")
+        defer { listener.close() }
+        // 20 MiB in one frame: beyond WireProtocol.maximumServerFrameBytes.
+        let server = Task { try await serve(listener, connections: 20, padding: 1 << 20) }
+        let client = try await RASClient.connect(socketPath: folder + "/s.sock")
+        await #expect(throws: RasError.connectionManagerUnavailable) { try await client.enumConnections() }
+        server.cancel()
+    }
+}
