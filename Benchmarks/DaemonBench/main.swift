@@ -146,7 +146,7 @@ struct Row {
 func run(size: Int, options: Options) async throws -> Row {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-bench-\(size)-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: folder + "/lock", withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: folder) }
+    defer { if ProcessInfo.processInfo.environment["BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: folder) } }
     let modems = try Child(options.fakemodem, ["--link", folder + "/modem", "--count", "\(size)"], log: folder + "/fakemodem.log")
     defer { modems.stop() }
     try modems.waitForReady(count: size)
@@ -155,7 +155,8 @@ func run(size: Int, options: Options) async throws -> Row {
     let socket = folder + "/rasmand.sock"
     let daemon = try Child(
         options.rasmand,
-        ["--socket", socket, "--lock-dir", folder + "/lock", "--no-discovery", "--log-level", "warning"]
+        ["--socket", socket, "--lock-dir", folder + "/lock", "--no-discovery", "--log-level",
+         ProcessInfo.processInfo.environment["BENCH_LOG_LEVEL"] ?? "warning"]
             + links.flatMap { ["--device", $0] },
         log: folder + "/rasmand.log")
     defer { daemon.stop() }

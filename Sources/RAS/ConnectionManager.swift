@@ -142,9 +142,13 @@ public actor ConnectionManager: RasService {
         // connection is inserted, with no suspension in between.
         let path = await devicePath(for: plan.settings)
         let names = [plan.settings.device, plan.settings.port].compactMap { $0 }
-        let listed = path == nil ? nil : await configuration.listDevices().first { device in
-            // The device's own name, however the dial named it (a link, another case, a path).
-            names.contains(where: device.answers(to:)) || SerialPort.canonicalPath(device.path) == path
+        var listed: RasDevice?
+        if path != nil {
+            // The device's own name, however the dial named it (a link, another case, a path):
+            // names first (no system call), then the resolved paths.
+            let devices = await configuration.listDevices()
+            listed = devices.first { device in names.contains(where: device.answers(to:)) }
+                ?? devices.first { device in device.path == path || SerialPort.canonicalPath(device.path) == path }
         }
         let access = try portAccess(path, plan: plan, listed: listed != nil, requester: requester)
         guard !shuttingDown else {

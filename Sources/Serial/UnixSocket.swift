@@ -34,6 +34,7 @@ public final class UnixSocketConnection: Sendable {
     /// The peer's credentials, read once when the connection was made.
     public let peer: PeerCredentials
     private let descriptor: Descriptor
+    private let turns = WriteTurns()
 
     init(fd: Int32, path: String) throws(SerialError) {
         self.path = path
@@ -107,9 +108,16 @@ public final class UnixSocketConnection: Sendable {
         }
     }
 
-    /// Writes every byte, waiting for room until `deadline`.
+    /// Writes every byte, waiting for room until `deadline`. Concurrent writes take turns,
+    /// first come first served, so what one call writes is never interleaved with another's
+    /// (the wait for the turn counts against the deadline; a write whose deadline passed
+    /// before its turn writes nothing).
     /// - Throws: `.hangUp` if the peer is gone, `.timedOut`.
     public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant? = nil) async throws(SerialError) {
+        // One writer at a time: a frame is never interleaved with another task's.
+        await turns.take()
+        defer { turns.pass() }
+        if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
         var pending = Array(bytes)[...]
         while !pending.isEmpty {
             let written = try descriptor.withFD { fd throws(SerialError) -> Int in

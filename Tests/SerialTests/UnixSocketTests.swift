@@ -20,6 +20,10 @@ struct UnixSocketTests {
         let server = try #require(try await accepted)
         #expect(server.peer.pid == ProcessIdentity.processID)
         #expect(server.peer.uid == ProcessIdentity.userID)
+        // SO_PEERGROUPS: the client's supplementary groups (this process's).
+        var groups = [gid_t](repeating: 0, count: Int(max(0, getgroups(0, nil))))
+        let groupCount = groups.isEmpty ? 0 : getgroups(Int32(groups.count), &groups)
+        #expect(server.peer.groups.map { Set($0) } == Set(groups.prefix(Int(max(0, groupCount)))))
         try await client.write(Array("hello\n".utf8))
         #expect(try await server.read(deadline: .now + .seconds(5)) == Array("hello\n".utf8))
         #expect(try await server.read(deadline: .now + .milliseconds(20)).isEmpty)
@@ -29,6 +33,39 @@ struct UnixSocketTests {
             for _ in 0..<100 { try await server.write(Array(repeating: 0, count: 4096)) }
         }
         server.close()
+    }
+
+    @Test("concurrent writes of frames larger than the socket buffer never interleave")
+    func concurrentWritesTakeTurns() async throws {
+        let path = directory.appendingPathComponent("turns.sock").path
+        let listener = try UnixSocketListener(path: path)
+        defer { listener.close() }
+        async let accepted = listener.accept(deadline: .now + .seconds(5))
+        let client = try await UnixSocketConnection.connect(path: path)
+        let server = try #require(try await accepted)
+        defer { client.close(); server.close() }
+        let frames = 24
+        let writers = (0..<frames).map { index in
+            Task {
+                let frame = [UInt8](repeating: UInt8(ascii: "a") + UInt8(index), count: 200_000) + [10]
+                try await client.write(frame, deadline: .now + .seconds(30))
+            }
+        }
+        var received: [UInt8] = []
+        var newlines = 0
+        while newlines < frames {
+            let bytes = try await server.read(maxCount: 1 << 16, deadline: .now + .seconds(30))
+            try #require(!bytes.isEmpty, "timed out with \(received.count) bytes")
+            received += bytes
+            newlines += bytes.count { $0 == 10 }
+        }
+        for writer in writers { try await writer.value }
+        let lines = received.split(separator: 10)
+        #expect(lines.count == frames)
+        for line in lines {
+            #expect(line.count == 200_000 && Set(line).count == 1, "a frame was cut into by another")
+        }
+        #expect(Set(lines.compactMap(\.first)).count == frames)
     }
 
     @Test("accept returns nil at its deadline; close wakes a waiting accept and removes the file")
