@@ -1,7 +1,8 @@
 // daemon-bench: what idle connections cost one rasmand, measured from outside the process.
 //
-//   swift build -c release --product rasmand --product fakemodem --product daemon-bench
-//   .build/release/daemon-bench [--sizes 1,64,256,1024] [--idle 30] [--rasmand PATH] [--fakemodem PATH]
+//   swift build -c release --product rasmand; swift build -c release --product fakemodem
+//   swift build -c release --product daemon-bench
+//   .build/release/daemon-bench [--sizes 1,64,256,1024] [--idle 30] [--batch N] [--rasmand PATH] [--fakemodem PATH]
 //
 // For each size N: one `fakemodem --count N`, one `rasmand --no-discovery` with the N modems
 // as --device ports, N dials at once through one RASClient; then, with every line connected
@@ -9,7 +10,9 @@
 // wake-ups (timeslices from /proc/PID/task/*/schedstat, and voluntary context switches from
 // /proc/PID/task/*/status), its RSS; the enumConnections round trip (median of 20); and the
 // hang-up of all N (hangUp of every handle until enumConnections is empty, at most 120 s).
-// --rasmand and --fakemodem pick other builds (e.g. an older rasmand, to compare).
+// --rasmand and --fakemodem pick other builds (e.g. an older rasmand, to compare);
+// --batch N dials N at a time instead of all at once (a daemon too slow to read 1,024
+// requests in 5 s loses the client otherwise).
 // Traffic per line (64 KiB/s) needs the data channel, which does not exist yet.
 
 import Foundation
@@ -20,6 +23,8 @@ import Serial
 struct Options {
     var sizes = [1, 64, 256, 1024]
     var idle = 30.0
+    /// Dials at once; 0 = all.
+    var batch = 0
     var rasmand: String
     var fakemodem: String
 
@@ -33,6 +38,7 @@ struct Options {
             switch argument {
             case "--sizes": sizes = value.split(separator: ",").compactMap { Int($0) }
             case "--idle": idle = Double(value) ?? idle
+            case "--batch": batch = Int(value) ?? batch
             case "--rasmand": rasmand = value
             case "--fakemodem": fakemodem = value
             default: print("unknown option \(argument)"); exit(2)
@@ -166,22 +172,27 @@ func run(size: Int, options: Options) async throws -> Row {
 
     let client = try await RASClient.connect(socketPath: socket)
     let dialStart = ContinuousClock.now
-    let handles = try await withThrowingTaskGroup(of: RasConnectionHandle.self) { group in
-        for (index, link) in links.enumerated() {
-            group.addTask {
-                let dial = try await client.dial(.number("\(5_550_000 + index)", device: link))
-                for await notification in dial.notifications {
-                    if notification.state == .connected { return dial.handle }
-                    if notification.state == .disconnected {
-                        throw BenchError("dial \(index) failed: \(notification.error.map { "\($0)" } ?? "?")")
+    var handles: [RasConnectionHandle] = []
+    let batch = options.batch > 0 ? options.batch : links.count
+    for start in stride(from: 0, to: links.count, by: batch) {
+        let chunk = Array(links.enumerated())[start..<min(links.count, start + batch)]
+        handles += try await withThrowingTaskGroup(of: RasConnectionHandle.self) { group in
+            for (index, link) in chunk {
+                group.addTask {
+                    let dial = try await client.dial(.number("\(5_550_000 + index)", device: link))
+                    for await notification in dial.notifications {
+                        if notification.state == .connected { return dial.handle }
+                        if notification.state == .disconnected {
+                            throw BenchError("dial \(index) failed: \(notification.error.map { "\($0)" } ?? "?")")
+                        }
                     }
+                    throw BenchError("dial \(index) ended without a state")
                 }
-                throw BenchError("dial \(index) ended without a state")
             }
+            var handles: [RasConnectionHandle] = []
+            for try await handle in group { handles.append(handle) }
+            return handles
         }
-        var handles: [RasConnectionHandle] = []
-        for try await handle in group { handles.append(handle) }
-        return handles
     }
     let dialSeconds = milliseconds(dialStart.duration(to: .now)) / 1000
     progress("\(size) connected after \(dialSeconds) s")
