@@ -83,7 +83,7 @@ struct HostileFilesTests {
     @Test func theDaemonReclaimsItsPortsStaleLocksAtStart() async throws {
         try await Bench.run("reclaim") { bench in
             let modems = try await bench.startFakeModems(count: 3)
-            let dead = try Self.deadPID()
+            let dead = try TestSupport.deadPID()
             let stale = lockFile(bench, modems.slaves[0])
             let garbage = lockFile(bench, modems.slaves[1])
             try String(format: "%10d\n", dead).write(toFile: stale, atomically: true, encoding: .ascii)
@@ -99,15 +99,6 @@ struct HostileFilesTests {
             #expect(daemon.stderr.contains("removed a stale lock"))
             #expect(daemon.stderr.contains("\(dead)"))
         }
-    }
-
-    /// A PID that belonged to a process that has exited.
-    static func deadPID() throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/true")
-        try process.run()
-        process.waitUntilExit()
-        return process.processIdentifier
     }
 
     /// Opens a FIFO for writing without waiting, so that whatever still waits to read it

@@ -10,15 +10,6 @@ struct UUCPLockTests {
 
     private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// A PID that belonged to a process that has exited.
-    private func deadPID() throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/true")
-        try process.run()
-        process.waitUntilExit()
-        return process.processIdentifier
-    }
-
     @Test("lock names follow the UUCP/pppd convention, links resolved")
     func lockNames() throws {
         #expect(UUCPLock.lockName(for: "/dev/ttyS0") == "LCK..ttyS0")
@@ -74,7 +65,7 @@ struct UUCPLockTests {
     func staleReclaimed(kind: String) throws {
         let file = path("LCK..ttyACM0")
         switch kind {
-        case "dead": try String(format: "%10d\n", try deadPID()).write(toFile: file, atomically: true, encoding: .ascii)
+        case "dead": try String(format: "%10d\n", try TestSupport.deadPID()).write(toFile: file, atomically: true, encoding: .ascii)
         case "garbage": try "not a pid\n".write(toFile: file, atomically: true, encoding: .ascii)
         case "empty": _ = FileManager.default.createFile(atPath: file, contents: Data())
         default: try "         0\n".write(toFile: file, atomically: true, encoding: .ascii)
@@ -153,7 +144,7 @@ struct UUCPLockTests {
     func linkLockFile() throws {
         // A link to a file holding a dead PID: followed, it would look stale and be removed.
         let target = path("target")
-        try String(format: "%10d\n", try deadPID()).write(toFile: target, atomically: true, encoding: .ascii)
+        try String(format: "%10d\n", try TestSupport.deadPID()).write(toFile: target, atomically: true, encoding: .ascii)
         try FileManager.default.createSymbolicLink(atPath: path("LCK..ttyS8"), withDestinationPath: target)
         #expect(throws: SerialError.badLockFile(path: "/dev/ttyS8", lockFile: path("LCK..ttyS8"), kind: .symbolicLink)) {
             try UUCPLock.acquire(device: "/dev/ttyS8", directory: directory.path)
@@ -169,7 +160,7 @@ struct UUCPLockTests {
     @Test("reclaimStale removes dead, garbage and own-PID locks and keeps live ones")
     func reclaimAtStart() throws {
         let directory = self.directory.path
-        try String(format: "%10d\n", try deadPID()).write(toFile: path("LCK..ttyS10"), atomically: true, encoding: .ascii)
+        try String(format: "%10d\n", try TestSupport.deadPID()).write(toFile: path("LCK..ttyS10"), atomically: true, encoding: .ascii)
         try "garbage".write(toFile: path("LCK..ttyS11"), atomically: true, encoding: .ascii)
         try String(format: "%10d\n", getpid()).write(toFile: path("LCK..ttyS12"), atomically: true, encoding: .ascii)
         try String(format: "%10d\n", 1).write(toFile: path("LCK..ttyS13"), atomically: true, encoding: .ascii)

@@ -54,4 +54,13 @@ public enum TestSupport {
         }
         return try await condition()
     }
+
+    /// A PID that belonged to a process that has exited (for stale lock files).
+    public static func deadPID() throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/true")
+        try process.run()
+        process.waitUntilExit()
+        return process.processIdentifier
+    }
 }
