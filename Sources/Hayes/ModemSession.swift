@@ -372,8 +372,9 @@ public actor ModemSession {
                 logger.info("idle", metadata: ["seconds": "\(idleLimit)"])
                 return .idle
             }
-            var deadline = watchesCarrier ? ReactorClock.nextTick(every: timing.carrierPoll) : nil
-            if let idleLimit { deadline = min(deadline ?? lastData + idleLimit, lastData + idleLimit) }
+            let idleDeadline = idleLimit.map { lastData + $0 }
+            let pollDeadline = watchesCarrier ? ReactorClock.nextTick(every: timing.carrierPoll) : nil
+            let deadline = [idleDeadline, pollDeadline].compactMap { $0 }.min()
             let bytes: [UInt8]
             do {
                 bytes = try await port.read(deadline: deadline)

@@ -239,17 +239,11 @@ public actor ConnectionManager: RasService {
         try configuration.searchPath.entryListing(phonebookPath: phonebookPath)
     }
 
-    /// ``enumEntries(phonebookPath:)`` for a client: a phonebook it names is read only if it
-    /// could read it itself (see ``Phonebook/load(from:requester:)``).
-    public func enumEntries(phonebookPath: String?, requester: PeerCredentials) throws(RasError) -> [RasEntryName] {
-        try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath, requester: phonebookPath == nil ? nil : requester)
-    }
-
     /// ``entryListing(phonebookPath:)`` for a client: a phonebook it names is read only if it
     /// could read it itself (see ``Phonebook/load(from:requester:)``); the default phonebooks
     /// are the daemon's own and are read as before.
     public func entryListing(phonebookPath: String?, requester: PeerCredentials) throws(RasError) -> RasEntryListing {
-        try configuration.searchPath.entryListing(phonebookPath: phonebookPath, requester: phonebookPath == nil ? nil : requester)
+        try configuration.searchPath.entryListing(phonebookPath: phonebookPath, requester: requester)
     }
 
     public func enumDevices() async throws(RasError) -> [RasDevice] {

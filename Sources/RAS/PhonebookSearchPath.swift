@@ -123,7 +123,8 @@ public struct PhonebookSearchPath: Sendable {
     /// cannot be read. One bad entry does not hide the others: an entry with a bad line (or a
     /// name given twice) is left out of ``RasEntryListing/entries`` and reported, as is a bad
     /// line outside every entry, or a default phonebook that cannot be read at all.
-    /// `requester`: the user the files are read for (see ``Phonebook/load(from:requester:)``).
+    /// `requester`: the user a named `phonebookPath` is read for (see ``Phonebook/load(from:requester:)``);
+    /// the default phonebooks are this process's own and are read as this process.
     /// - Throws: 621 or 622 only when `phonebookPath` is given and that file cannot be read
     ///   at all (there is nothing to list).
     public func entryListing(phonebookPath: String? = nil, requester: PeerCredentials? = nil) throws(RasError) -> RasEntryListing {
@@ -131,7 +132,7 @@ public struct PhonebookSearchPath: Sendable {
         for (path, scope) in phonebooks(phonebookPath) {
             let read: (phonebook: Phonebook, problems: [PhonebookLineProblem])
             do throws(RasError) {
-                read = try Phonebook.read(from: path, requester: requester)
+                read = try Phonebook.read(from: path, requester: phonebookPath == nil ? nil : requester)
             } catch {
                 if phonebookPath != nil { throw error }
                 listing.problems.append(RasPhonebookProblem(phonebookPath: path, line: nil, name: nil, error: error))
@@ -155,8 +156,8 @@ public struct PhonebookSearchPath: Sendable {
     }
 
     /// Finds the entry `name` (case ignored) in `phonebookPath`, or with `nil` in the first
-    /// existing default phonebook that has it, reading the files for `requester` (see
-    /// ``Phonebook/load(from:requester:)``). Other entries' problems do not matter; an
+    /// existing default phonebook that has it, reading a named `phonebookPath` for `requester`
+    /// (see ``Phonebook/load(from:requester:)``; the default phonebooks are read as this process). Other entries' problems do not matter; an
     /// entry that has one is refused with it, and hides an entry of the same name further on.
     /// - Throws: 623 ``RasError/cannotFindPhonebookEntry`` naming the files searched; 625 for
     ///   an entry with a bad line (the first one); 621 and 622 for a file that cannot be read.
@@ -164,7 +165,7 @@ public struct PhonebookSearchPath: Sendable {
         throws(RasError) -> (entry: PhonebookEntry, phonebookPath: String) {
         let searched = phonebooks(phonebookPath)
         for (path, _) in searched {
-            let read = try Phonebook.read(from: path, requester: requester)
+            let read = try Phonebook.read(from: path, requester: phonebookPath == nil ? nil : requester)
             if let problem = read.problems.first(where: { $0.entryName.map { PhonebookEntry.namesMatch($0, name) } ?? false }) {
                 throw problem.error
             }

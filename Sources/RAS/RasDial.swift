@@ -73,8 +73,7 @@ public struct RasDialParameters: Sendable, Hashable, Codable {
         try validate()
         switch target {
         case .entry(let name, let path, let override):
-            let located = try searchPath.locateEntry(
-                named: name, phonebookPath: path, requester: path == nil ? nil : requester)
+            let located = try searchPath.locateEntry(named: name, phonebookPath: path, requester: requester)
             return RasDialPlan(
                 entryName: located.entry.name, phonebookPath: located.phonebookPath,
                 settings: try RasDialSettings(entry: located.entry, phoneNumberOverride: override))

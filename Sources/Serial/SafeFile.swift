@@ -91,6 +91,13 @@ public struct FileStatus: Sendable, Equatable {
         fileSystem == other.fileSystem && inode == other.inode
     }
 
+    /// Whether both describe the same device node, still with the same device numbers, owner
+    /// and permissions (what a check of it decided on).
+    public func isSameDevice(as other: FileStatus) -> Bool {
+        isSameFile(as: other) && deviceMajor == other.deviceMajor && deviceMinor == other.deviceMinor
+            && owner == other.owner && permissions == other.permissions
+    }
+
     /// `ls -l`'s mode column (`crw-rw----`) with owner and group ids, for error messages.
     public var modeDescription: String {
         let type: Character = switch kind {
@@ -165,6 +172,16 @@ extension PeerCredentials {
         }
         return status
     }
+
+    /// ``checkAccess(_:to:)`` for a path that was resolved: the folders of the path as given
+    /// must be searchable too (a link does not let the peer through a folder it cannot
+    /// enter), then `access` is checked on the resolved file.
+    /// - Returns: the resolved file's status.
+    @discardableResult
+    public func checkAccess(_ access: FileAccess, to resolved: String, givenAs path: String) throws(SerialError) -> FileStatus {
+        if path.hasPrefix("/"), path != resolved { try checkAccess([], to: path) }
+        return try checkAccess(access, to: resolved)
+    }
 }
 
 /// Opening files whose names come from other users, or that live in folders other users can
@@ -191,10 +208,7 @@ public enum SafeFile {
     ) throws(SerialError) -> [UInt8] {
         let resolved = try resolve(path)
         var checked: FileStatus?
-        if let requester {
-            if path.hasPrefix("/"), resolved != path { try requester.checkAccess([], to: path) }
-            checked = try requester.checkAccess(.read, to: resolved)
-        }
+        if let requester { checked = try requester.checkAccess(.read, to: resolved, givenAs: path) }
         let fd = try openChecked(resolved, reportedAs: path, flags: O_RDONLY, expected: checked)
         defer { _ = Glibc.close(fd) }
         var bytes: [UInt8] = []

@@ -39,8 +39,7 @@ public enum SerialDeviceCheck {
                 path: path, reason: "\(resolved) is character device \(status.deviceMajor):\(status.deviceMinor), not a serial port or pseudo-terminal")
         }
         if let requester, requester.uid != 0 {
-            if path.hasPrefix("/"), path != resolved { try requester.checkAccess([], to: path) }
-            let checked = try requester.checkAccess([.read, .write], to: resolved)
+            let checked = try requester.checkAccess([.read, .write], to: resolved, givenAs: path)
             guard checked.isSameFile(as: status) else {
                 throw .notPermitted(path: path, reason: "the device changed while it was being checked")
             }

@@ -45,10 +45,7 @@ public final class SerialPort: Sendable {
         do throws(SerialError) {
             if let checked {
                 let opened = try FileStatus.of(descriptor: fd, path: path)
-                guard opened.isSameFile(as: checked.status)
-                    && opened.owner == checked.status.owner && opened.permissions == checked.status.permissions
-                    && opened.deviceMajor == checked.status.deviceMajor && opened.deviceMinor == checked.status.deviceMinor
-                else {
+                guard opened.isSameDevice(as: checked.status) else {
                     throw .notPermitted(path: path, reason: "the device changed between the check and the open")
                 }
             }

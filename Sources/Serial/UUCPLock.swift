@@ -116,8 +116,7 @@ public struct UUCPLock: Sendable, Equatable {
             return .held(pid: pid)
         case .live(let pid):
             return unlink(lockFile) == 0 ? .removed(pid: pid) : .held(pid: pid)
-        case .stale:
-            let pid = readPIDOrGarbage(lockFile) ?? 0
+        case .stale(let pid):
             return unlink(lockFile) == 0 || errno == ENOENT ? .removed(pid: pid) : .held(pid: pid)
         }
     }
@@ -173,26 +172,21 @@ public struct UUCPLock: Sendable, Equatable {
         return String(repeating: " ", count: max(0, 10 - digits.count)) + digits + "\n"
     }
 
-    private enum Inspection { case vanished, live(Int32), stale, notALockFile(FileKind) }
+    private enum Inspection { case vanished, live(Int32), stale(Int32), notALockFile(FileKind) }
 
     private static func inspect(_ lockFile: String) -> Inspection {
         switch readLockFile(lockFile) {
         case .missing: return .vanished
         case .notRegular(let kind): return .notALockFile(kind)
-        case .pid(let pid): return processIsAlive(pid) ? .live(pid) : .stale
+        case .pid(let pid): return processIsAlive(pid) ? .live(pid) : .stale(pid)
         }
     }
 
+    /// The PID in a lock file: ASCII (any padding), or the old 4-byte binary form; `nil` if
+    /// there is no regular lock file or its content is garbage.
     static func readPID(_ lockFile: String) -> Int32? {
-        guard let pid = readPIDOrGarbage(lockFile), pid > 0 else { return nil }
+        guard case .pid(let pid) = readLockFile(lockFile), pid > 0 else { return nil }
         return pid
-    }
-
-    /// The PID in a lock file: ASCII (any padding), or the old 4-byte binary form.
-    /// `nil` if the file does not exist or is not a regular file; 0 if its content is garbage.
-    private static func readPIDOrGarbage(_ lockFile: String) -> Int32? {
-        if case .pid(let pid) = readLockFile(lockFile) { return pid }
-        return nil
     }
 
     private enum LockFileContent { case missing, notRegular(FileKind), pid(Int32) }
