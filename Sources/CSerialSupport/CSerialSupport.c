@@ -8,6 +8,12 @@
 #include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <spawn.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/serial.h>
 #include "CSerialSupport.h"
 
 int csupport_posix_openpt(int flags) { return posix_openpt(flags); }
@@ -83,3 +89,56 @@ int csupport_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *even
 int csupport_epoll_add(void) { return EPOLL_CTL_ADD; }
 int csupport_epoll_mod(void) { return EPOLL_CTL_MOD; }
 int csupport_epoll_del(void) { return EPOLL_CTL_DEL; }
+
+int csupport_error_counters(int fd, int *frame, int *parity, int *overrun, int *buffer_overrun, int *brk) {
+    struct serial_icounter_struct counters;
+    memset(&counters, 0, sizeof(counters));
+    if (ioctl(fd, TIOCGICOUNT, &counters) != 0) return -1;
+    *frame = counters.frame;
+    *parity = counters.parity;
+    *overrun = counters.overrun;
+    *buffer_overrun = counters.buf_overrun;
+    *brk = counters.brk;
+    return 0;
+}
+
+int csupport_spawn(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd, int *pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) return result;
+    result = posix_spawnattr_init(&attributes);
+    if (result != 0) { posix_spawn_file_actions_destroy(&actions); return result; }
+    int fds[3] = { in_fd, out_fd, err_fd };
+    for (int target = 0; target < 3 && result == 0; target++) {
+        if (fds[target] >= 0) result = posix_spawn_file_actions_adddup2(&actions, fds[target], target);
+        else result = posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
+    }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (result == 0) result = posix_spawnattr_setsigmask(&attributes, &none);
+    if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (result == 0) result = posix_spawnattr_setpgroup(&attributes, 0);
+    if (result == 0) result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    if (result == 0) {
+        pid_t child = 0;
+        result = posix_spawn(&child, path, &actions, &attributes, argv, envp);
+        if (result == 0) *pid = child;
+    }
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return result;
+}
+
+int csupport_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int csupport_reap(int pid, int *exited, int *code) {
+    int status = 0;
+    pid_t result;
+    do { result = waitpid(pid, &status, WNOHANG); } while (result < 0 && errno == EINTR);
+    if (result <= 0) return result;
+    if (WIFEXITED(status)) { *exited = 1; *code = WEXITSTATUS(status); }
+    else { *exited = 0; *code = WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
+    return 1;
+}

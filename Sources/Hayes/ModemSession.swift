@@ -148,11 +148,11 @@ public actor ModemSession {
     ])) ?? .attention
 
     /// The mode the session believes the modem is in.
-    public private(set) var mode: Mode = .command
+    public internal(set) var mode: Mode = .command
     /// Bytes received while online.
     public private(set) var bytesReceived = 0
 
-    private var logger: Logger
+    var logger: Logger
     /// Numeric mode on: a digits line ended by a lone CR is a V0 result, one ended by CR LF
     /// is info, and verbal results are recognised as always — so the session understands
     /// a modem in V0 or V1 without having to know which.

@@ -28,6 +28,11 @@ public actor ConnectionManager: RasService {
         /// The devices ``ConnectionManager/enumDevices()`` lists; a connection on one of them
         /// takes its device name (RAS's `szDeviceName`) from here.
         public var listDevices: @Sendable () async -> [RasDevice]
+        /// Where each connected entry's data path gets a stable link, `<folder>/<entry name>`
+        /// (`rasmand`: `<runtime dir>/swift-ras/lines`); `nil`: no links.
+        public var linesDirectory: String?
+        /// A private folder for pppd's hook scripts; `nil`: the temporary folder.
+        public var stateDirectory: String?
 
         /// A configuration; by default names resolve to nothing and no modem is known, so
         /// entries must give a `Port`.
@@ -56,6 +61,8 @@ public actor ConnectionManager: RasService {
         let portPath: String?
         /// How the port may be opened (see ``PortAccess``).
         let portAccess: PortAccess
+        /// Whose rights a `PasswordFile` is read with (`nil`: the manager's own).
+        let passwordReader: PeerCredentials?
         let deviceName: String
         var machine: DialMachine.State
         var port: SerialPort?
@@ -66,6 +73,22 @@ public actor ConnectionManager: RasService {
         var redialTimer: Task<Void, Never>?
         var subscribers: [Int: AsyncStream<RasDialNotification>.Continuation] = [:]
         var announcedDisconnect = false
+        /// The data path (a pty) while the call is up.
+        var dataLine: PseudoTerminal?
+        /// The stable link to it, `lines/<entry>`.
+        var dataLink: String?
+        /// The relay between the modem and the data path.
+        var online: Task<Void, Never>?
+        /// Its counters (kept after the call for statistics).
+        var traffic: LineTraffic?
+        var connectedAt: ContinuousClock.Instant?
+        var endedAt: ContinuousClock.Instant?
+        /// The driver's error counters at `CONNECT` (nil when it keeps none).
+        var errorBaseline: LineErrorCounters?
+        var ppp: PPPLink?
+        var pppStopping: Task<Void, Never>?
+        /// The data path being closed; the modem's hang-up waits for it.
+        var closing: Task<Void, Never>?
 
         var record: RasConnection {
             RasConnection(
@@ -77,7 +100,22 @@ public actor ConnectionManager: RasService {
         var status: RasConnStatus {
             RasConnStatus(
                 handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
-                phoneNumber: plan.settings.phoneNumber, dialState: machine)
+                phoneNumber: plan.settings.phoneNumber, dialState: machine,
+                dataPath: dataLine.map { $0.isClosed ? nil : $0.slavePath } ?? nil)
+        }
+
+        var statistics: RasConnectionStatistics {
+            let counts = traffic?.snapshot
+            let end = endedAt ?? .now
+            let errors = port.flatMap { $0.errorCounters() }.map { now in errorBaseline.map(now.since) ?? now }
+            return RasConnectionStatistics(
+                handle: handle, bytesSent: counts?.bytesSent ?? 0, bytesReceived: counts?.bytesReceived ?? 0,
+                chunksSent: counts?.chunksSent ?? 0, chunksReceived: counts?.chunksReceived ?? 0,
+                connectDurationMs: connectedAt.map { Int($0.duration(to: end).milliseconds) } ?? 0,
+                connectRate: machine.connectRate, connectProtocol: machine.connectProtocol,
+                connectDetails: machine.connectDetails, lineErrorsAvailable: errors != nil,
+                framingErrors: errors?.framing, parityErrors: errors?.parity, overrunErrors: errors?.overrun,
+                bufferOverrunErrors: (counts?.bufferOverruns ?? 0) + (errors?.bufferOverrun ?? 0))
         }
     }
 
@@ -151,6 +189,14 @@ public actor ConnectionManager: RasService {
                 ?? devices.first { device in device.path == path || SerialPort.canonicalPath(device.path) == path }
         }
         let access = try portAccess(path, plan: plan, listed: listed != nil, requester: requester)
+        let trustedPhonebook = requester == nil || isSystemPhonebook(plan)
+        if let ppp = plan.settings.ppp, !trustedPhonebook, let requester, requester.uid != ProcessIdentity.effectiveUserID,
+           ppp.pppdPath != PPPSettings.defaultPppdPath || !ppp.options.isEmpty {
+            // pppd runs with the daemon's rights: another user's phonebook may not choose
+            // the program or its options (a plugin would run as the daemon).
+            throw RasError.accessDenied.with(
+                detail: "PppdPath and PppdOptions are taken only from the all-users phonebook when the daemon runs for other users")
+        }
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
@@ -175,6 +221,7 @@ public actor ConnectionManager: RasService {
         let handle = RasConnectionHandle(rawValue: lastHandle)
         connections[handle] = Connection(
             handle: handle, plan: plan, dialString: dialString, owner: owner, portPath: path, portAccess: access,
+            passwordReader: trustedPhonebook ? nil : requester,
             deviceName: listed?.deviceName ?? plan.settings.device ?? path ?? "",
             machine: DialMachine.State(settings: plan.settings))
         if let path { portOwners[path] = handle }
@@ -225,6 +272,11 @@ public actor ConnectionManager: RasService {
     public func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus {
         guard let connection = connections[handle] else { throw RasError.invalidHandle }
         return connection.status
+    }
+
+    public func statistics(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnectionStatistics {
+        guard let connection = connections[handle] else { throw RasError.invalidHandle }
+        return connection.statistics
     }
 
     public func enumConnections() async throws(RasError) -> [RasConnection] {
@@ -375,8 +427,10 @@ public actor ConnectionManager: RasService {
             let session = connection.session
             let port = connection.port
             let lock = connection.lock
+            let closing = connection.closing
             let answer: DialMachine.Event = effect == .hangUpModem ? .teardownComplete : .portClosed
             startWork(handle) {
+                await closing?.value
                 if let session {
                     let report = await session.hangUp()
                     await self.hungUp(handle, report: report)
@@ -388,6 +442,121 @@ public actor ConnectionManager: RasService {
             }
         case .deleteConnection:
             delete(handle)
+        case .openDataPath:
+            openDataPath(handle)
+        case .startPPP:
+            startPPP(handle)
+        case .stopPPP(let graceful):
+            guard let ppp = connection.ppp else { return }
+            connections[handle]?.pppStopping = Task { await ppp.stop(graceful: graceful) }
+        case .closeDataPath:
+            let stopping = connection.pppStopping
+            let online = connection.online
+            let line = connection.dataLine
+            let link = connection.dataLink
+            connections[handle]?.endedAt = .now
+            connections[handle]?.closing = Task {
+                await stopping?.value
+                online?.cancel()
+                await online?.value
+                // The program on the data path reads end-of-file / EIO from here on.
+                line?.close()
+                if let link, let line { SymbolicLink.remove(at: link, ifTarget: line.slavePath) }
+            }
+        }
+    }
+
+    // MARK: The data path
+
+    /// Makes the pty, gives it to the owner, links it under `lines/`, and starts the relay.
+    private func openDataPath(_ handle: RasConnectionHandle) {
+        guard let connection = connections[handle], let session = connection.session, let port = connection.port else { return }
+        let logger = connectionLogger(connection)
+        let line: PseudoTerminal
+        do {
+            line = try PseudoTerminal()
+            try line.setSlaveOwner(uid: connection.owner, gid: nil)
+            if let options = try? port.currentOptions() {
+                try line.setSlaveSettings(speed: options.speed, hardwareFlowControl: options.flowControl == .hardware)
+            }
+        } catch {
+            logger.error("cannot make the data path", metadata: ["error": "\(error)"])
+            let failure = RasError.hardwareFailure.with(detail: "cannot make the data path: \(error)")
+            Task { self.apply(.dataPathFailed(failure), to: handle) }
+            return
+        }
+        var link: String?
+        if let folder = configuration.linesDirectory {
+            let path = folder + "/" + Self.linkName(for: connection.plan.entryName)
+            do {
+                try SymbolicLink.replace(at: path, target: line.slavePath)
+                link = path
+            } catch {
+                logger.warning("cannot link the data path", metadata: ["link": "\(path)", "error": "\(error)"])
+            }
+        }
+        let traffic = LineTraffic()
+        connections[handle]?.dataLine = line
+        connections[handle]?.dataLink = link
+        connections[handle]?.traffic = traffic
+        connections[handle]?.connectedAt = .now
+        connections[handle]?.endedAt = nil
+        connections[handle]?.errorBaseline = port.errorCounters()
+        logger.info("data path", metadata: ["path": "\(line.slavePath)", "link": "\(link ?? "")"])
+        let idleLimit = connection.plan.settings.idleDisconnect
+        connections[handle]?.online = Task {
+            let end: OnlineEnd
+            do { end = try await session.carryData(through: line, traffic: traffic, idleLimit: idleLimit) } catch { return }
+            switch end {
+            case .carrierLost: self.apply(.carrierLost, to: handle)
+            case .deviceGone: self.apply(.deviceFailed, to: handle)
+            case .idle: self.apply(.idleTimeout, to: handle)
+            }
+        }
+    }
+
+    /// A file name for an entry's link: `/` and NUL become `_`, and `.`/`..` get a `_` in front.
+    static func linkName(for entryName: String) -> String {
+        let cleaned = String(entryName.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+        return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "_" + cleaned : cleaned
+    }
+
+    /// Runs pppd on the data path; its progress comes back as machine events.
+    private func startPPP(_ handle: RasConnectionHandle) {
+        guard let connection = connections[handle], let ppp = connection.plan.settings.ppp,
+              let line = connection.dataLine else { return }
+        let logger = connectionLogger(connection)
+        let folder = (configuration.stateDirectory ?? FileManager.default.temporaryDirectory.path)
+            + "/swift-ras-ppp-\(ProcessIdentity.processID)-\(handle.rawValue)-\(UInt32.random(in: 0...UInt32.max))"
+        let speed = (try? connection.port?.currentOptions().speed.rawValue) ?? configuration.defaultSpeed.rawValue
+        let failed = { (error: RasError) in
+            logger.error("pppd did not start", metadata: ["error": "\(error)"])
+            Task { self.apply(.pppExited(error), to: handle) }
+        }
+        var password: [UInt8]?
+        if let file = ppp.passwordFile {
+            do {
+                let bytes = try SafeFile.readRegularFile(file, maxBytes: 4096, requester: connection.passwordReader)
+                password = Array(bytes.prefix { $0 != 10 && $0 != 13 })
+            } catch {
+                failed(RasError.authenticationFailure.with(detail: "cannot read PasswordFile: \(error)"))
+                return
+            }
+        }
+        do {
+            let link = try PPPLink(
+                settings: ppp, device: line.slavePath, speed: speed, folder: folder, password: password, logger: logger
+            ) { [weak self] event in
+                guard let self else { return }
+                switch event {
+                case .report(.authenticated): await self.apply(.pppAuthenticated, to: handle)
+                case .report(.projected(let projection)): await self.apply(.pppProjected(projection), to: handle)
+                case .exited(let end): await self.apply(.pppExited(PPPExit.rasError(for: end)), to: handle)
+                }
+            }
+            connections[handle]?.ppp = link
+        } catch {
+            failed(error)
         }
     }
 
@@ -428,23 +597,16 @@ public actor ConnectionManager: RasService {
         }
     }
 
-    private func watchCarrier(_ handle: RasConnectionHandle) {
-        guard let connection = connections[handle], let session = connection.session else { return }
-        let idleLimit = connection.plan.settings.idleDisconnect
-        startWork(handle) {
-            let end: OnlineEnd
-            do { end = try await session.waitForDisconnect(idleLimit: idleLimit) } catch { return }
-            switch end {
-            case .carrierLost: await self.apply(.carrierLost, to: handle)
-            case .deviceGone: await self.apply(.deviceFailed, to: handle)
-            case .idle: await self.apply(.idleTimeout, to: handle)
-            }
-        }
-    }
-
     private func delete(_ handle: RasConnectionHandle) {
         guard let connection = connections.removeValue(forKey: handle) else { return }
         if let path = connection.portPath, portOwners[path] == handle { portOwners[path] = nil }
+        // Normally already done by the teardown; never leave a pty, a link or pppd behind.
+        connection.online?.cancel()
+        if let line = connection.dataLine {
+            line.close()
+            if let link = connection.dataLink { SymbolicLink.remove(at: link, ifTarget: line.slavePath) }
+        }
+        if let ppp = connection.ppp { Task { await ppp.stop(graceful: false) } }
         connection.redialTimer?.cancel()
         for continuation in connection.subscribers.values { continuation.finish() }
         connectionLogger(connection).info("connection removed")
@@ -462,7 +624,6 @@ public actor ConnectionManager: RasService {
         for continuation in connection.subscribers.values { continuation.yield(notification) }
         if state == .connected && error == nil {
             publish(.connected, connection.record)
-            watchCarrier(handle)
         } else if state == .disconnected, !connection.announcedDisconnect {
             connections[handle]?.announcedDisconnect = true
             publish(.disconnected, connection.record)
@@ -553,10 +714,7 @@ public actor ConnectionManager: RasService {
     /// Whether and how the port of a new connection may be opened: see ``PortAccess``.
     private func portAccess(_ path: String?, plan: RasDialPlan, listed: Bool, requester: PeerCredentials?) throws(RasError) -> PortAccess {
         guard let requester, let path, !listed else { return .trusted }
-        if let phonebook = plan.phonebookPath,
-           SerialPort.canonicalPath(phonebook) == SerialPort.canonicalPath(configuration.searchPath.systemPhonebookPath) {
-            return .trusted
-        }
+        if isSystemPhonebook(plan) { return .trusted }
         do {
             return .checked(try SerialDeviceCheck.check(path, requester: requester))
         } catch {
@@ -567,6 +725,12 @@ public actor ConnectionManager: RasService {
             ])
             throw refusal
         }
+    }
+
+    /// Whether the plan's entry comes from the all-users phonebook.
+    private func isSystemPhonebook(_ plan: RasDialPlan) -> Bool {
+        guard let phonebook = plan.phonebookPath else { return false }
+        return SerialPort.canonicalPath(phonebook) == SerialPort.canonicalPath(configuration.searchPath.systemPhonebookPath)
     }
 
     /// The RAS error for a port that cannot be opened or locked.

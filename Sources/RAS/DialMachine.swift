@@ -12,6 +12,9 @@
 /// - each redial re-enters ConnectDevice and reports it again;
 /// - a failed dial re-reports the state it failed in **with** the error, then reports
 ///   Disconnected with the same error (e.g. ConnectDevice+676, Disconnected+676);
+/// - a connection that runs PPP (`Framing=PPP`) passes from AllDevicesConnected through
+///   Authenticate, Authenticated, AuthProject and Projected to Connected, each state on
+///   pppd's own progress;
 /// - after Connected the RAS notifier has stopped; a lost carrier (629) or failed device (630)
 ///   still yields one Disconnected notification with the error, for watchers;
 /// - a hang-up is never notified (RAS notifications stop at `RasHangUp`).
@@ -31,6 +34,8 @@ public enum DialMachine {
         case dialing
         /// An attempt failed with a busy line, no answer or a timeout; waiting for the redial timer.
         case waitingToRedial
+        /// The modem is connected and PPP is negotiating (Authenticate … Projected).
+        case negotiating
         /// Connected.
         case connected
         /// Failed or lost (Disconnected + error); the port is being released.
@@ -45,7 +50,7 @@ public enum DialMachine {
         /// True while a dial or a connection is alive: a hardware failure matters.
         public var isLive: Bool {
             switch self {
-            case .openingPort, .initializingModem, .dialing, .waitingToRedial, .connected: true
+            case .openingPort, .initializingModem, .dialing, .waitingToRedial, .negotiating, .connected: true
             case .idle, .releasingPort, .failed, .hangingUp, .deleted: false
             }
         }
@@ -140,6 +145,16 @@ public enum DialMachine {
         /// The port is closed and unlocked (answer to ``Effect/releasePort``; also accepted for
         /// ``Effect/hangUpModem``).
         case portClosed
+        /// The data path could not be made (answer to ``Effect/openDataPath``) → the error,
+        /// usually 630 (no pty left).
+        case dataPathFailed(RasError)
+        /// pppd reports that authentication succeeded (after ``Effect/startPPP``).
+        case pppAuthenticated
+        /// pppd brought IP up: the projection (its `ip-up` hook).
+        case pppProjected(RasProjection)
+        /// pppd exited while negotiating or connected, with the RAS error its exit status
+        /// maps to (``PPPExit``).
+        case pppExited(RasError)
     }
 
     /// What the connection manager must do, in the order given.
@@ -168,6 +183,20 @@ public enum DialMachine {
         case releasePort
         /// Forget the connection: its handle is invalid from now on (status answers 6).
         case deleteConnection
+        /// Make the connection's data path (a pty a program opens like a serial port) and
+        /// start carrying bytes between it and the modem; report ``Event/dataPathFailed(_:)``
+        /// if it cannot be made. The relay reports the end of the call as
+        /// ``Event/carrierLost``, ``Event/deviceFailed`` or ``Event/idleTimeout``.
+        case openDataPath
+        /// Run pppd on the data path; it reports ``Event/pppAuthenticated``,
+        /// ``Event/pppProjected(_:)`` and ``Event/pppExited(_:)``.
+        case startPPP
+        /// Stop pppd: `graceful` (our hang-up) lets it end the link with the peer first;
+        /// otherwise the line is gone and it is only told to exit. Reports nothing.
+        case stopPPP(graceful: Bool)
+        /// Close the data path (after pppd, if any, has stopped): a program on it reads
+        /// end-of-file. Reports nothing.
+        case closeDataPath
     }
 
     /// Everything the machine knows about one connection.
@@ -193,18 +222,28 @@ public enum DialMachine {
         public fileprivate(set) var connectProtocol: String?
         /// Carrier rate, error control and compression, when reported.
         public fileprivate(set) var connectDetails: RasConnectDetails?
+        /// Whether the connection runs PPP after `CONNECT` (`Framing=PPP`).
+        public let runsPPP: Bool
+        /// Whether a data path is open (from `CONNECT` until the call ends).
+        public fileprivate(set) var hasDataPath = false
+        /// Whether pppd is running.
+        public fileprivate(set) var pppRunning = false
+        /// What PPP negotiated, once IP is up.
+        public fileprivate(set) var projection: RasProjection?
         /// A hang-up came while the port was opening: release the port once the open answers.
         fileprivate var hangUpWhileOpening = false
 
         /// A fresh connection in ``Phase/idle``. A negative `redialAttempts` counts as 0.
-        public init(redialAttempts: Int = 0, redialPause: Duration = RasDialSettings.defaultRedialPause) {
+        public init(redialAttempts: Int = 0, redialPause: Duration = RasDialSettings.defaultRedialPause, runsPPP: Bool = false) {
             self.redialAttempts = max(0, redialAttempts)
             self.redialPause = redialPause
+            self.runsPPP = runsPPP
         }
 
-        /// A fresh connection with the redial settings of `settings`.
+        /// A fresh connection with the redial and framing settings of `settings`.
         public init(settings: RasDialSettings) {
-            self.init(redialAttempts: settings.redialAttempts, redialPause: settings.redialPause)
+            self.init(redialAttempts: settings.redialAttempts, redialPause: settings.redialPause,
+                      runsPPP: settings.ppp != nil)
         }
 
         /// The most attempts this dial makes: 1 + ``redialAttempts``.
@@ -246,10 +285,33 @@ extension DialMachine.State {
             phase = .initializingModem
             connectionState = .connectDevice
             return [.notify(.connectDevice, nil), .initializeModem]
-        case (.connected, .carrierLost):
+        case (.connected, .carrierLost), (.negotiating, .carrierLost):
             return fail(.remoteDisconnection)
-        case (.connected, .idleTimeout):
+        case (.connected, .idleTimeout), (.negotiating, .idleTimeout):
             return fail(.idleTimeout)
+        case (.connected, .dataPathFailed(let error)), (.negotiating, .dataPathFailed(let error)):
+            hasDataPath = false
+            return fail(error)
+        case (.negotiating, .pppAuthenticated) where connectionState == .authenticate:
+            connectionState = .authProject
+            return [.notify(.authenticated, nil), .notify(.authProject, nil)]
+        case (.negotiating, .pppProjected(let projection)):
+            var effects: [Effect] = []
+            if connectionState == .authenticate {
+                // The peer asked for no authentication: pppd went straight to IP.
+                effects += [.notify(.authenticated, nil), .notify(.authProject, nil)]
+            }
+            self.projection = projection
+            phase = .connected
+            connectionState = .connected
+            return effects + [.notify(.projected, nil), .notify(.connected, nil)]
+        case (.connected, .pppProjected(let projection)):
+            // IP renegotiated (a new address): the status shows the new projection.
+            self.projection = projection
+            return []
+        case (.negotiating, .pppExited(let error)), (.connected, .pppExited(let error)):
+            pppRunning = false
+            return fail(error)
         case (let live, .deviceFailed) where live.isLive:
             return fail(.hardwareFailure, preceded: live == .waitingToRedial ? [.cancelRedial] : [])
         case (_, .hangUpRequested):
@@ -277,10 +339,18 @@ extension DialMachine.State {
                 connectProtocol = proto
                 connectDetails = details
             }
+            lastAttemptError = nil
+            hasDataPath = true
+            let connected: [Effect] = [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .openDataPath]
+            if runsPPP {
+                phase = .negotiating
+                connectionState = .authenticate
+                pppRunning = true
+                return connected + [.startPPP, .notify(.authenticate, nil)]
+            }
             phase = .connected
             connectionState = .connected
-            lastAttemptError = nil
-            return [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .notify(.connected, nil)]
+            return connected + [.notify(.connected, nil)]
         }
         let abort: [Effect] = outcome == .timeout ? [.abortDial] : []
         lastAttemptError = failure
@@ -300,6 +370,7 @@ extension DialMachine.State {
         var effects = prefix
         if connectionState != .connected { effects.append(.notify(connectionState, error)) }
         effects.append(.notify(.disconnected, error))
+        effects += closeDataPath(graceful: false)
         self.error = error
         connectionState = .disconnected
         if releasePort {
@@ -325,8 +396,8 @@ extension DialMachine.State {
         case .openingPort:
             hangUpWhileOpening = true
             effects = []
-        case .initializingModem, .connected:
-            effects = [.hangUpModem]
+        case .initializingModem, .negotiating, .connected:
+            effects = closeDataPath(graceful: true) + [.hangUpModem]
         case .dialing:
             effects = [.abortDial, .hangUpModem]
         case .waitingToRedial:
@@ -335,6 +406,20 @@ extension DialMachine.State {
         if error == nil { error = .userDisconnection }
         connectionState = .disconnected
         phase = .hangingUp
+        return effects
+    }
+
+    /// Stops pppd and closes the data path, if there are any.
+    private mutating func closeDataPath(graceful: Bool) -> [Effect] {
+        var effects: [Effect] = []
+        if pppRunning {
+            pppRunning = false
+            effects.append(.stopPPP(graceful: graceful))
+        }
+        if hasDataPath {
+            hasDataPath = false
+            effects.append(.closeDataPath)
+        }
         return effects
     }
 

@@ -215,6 +215,18 @@ public struct PhonebookEntry: Sendable, Equatable {
     public var initTimeoutSeconds: Int? { number(.initTimeoutSeconds) }
     /// `HangUpGuardMilliseconds`.
     public var hangUpGuardMilliseconds: Int? { number(.hangUpGuardMilliseconds) }
+    /// `Framing`: true for `PPP`.
+    public var runsPPP: Bool { text(.framing)?.lowercased() == "ppp" }
+    /// `PppdPath`.
+    public var pppdPath: String? { text(.pppdPath) }
+    /// Every `PppdOptions` value split at spaces, in order.
+    public var pppdOptions: [String] {
+        values(for: .pppdOptions).flatMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) }
+    }
+    /// `User`: the PPP user name.
+    public var pppUser: String? { text(.user) }
+    /// `PasswordFile`: where the PPP password is.
+    public var passwordFile: String? { text(.passwordFile) }
 
     /// The number to dial, or `nil` when the entry has no `PhoneNumber`.
     ///

@@ -76,6 +76,20 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     /// `HangUpGuardMilliseconds` (swift-ras): the silence around `+++` when hanging up (default 1000).
     public static let hangUpGuardMilliseconds: PhonebookKey = "HangUpGuardMilliseconds"
 
+    /// `Framing` (swift-ras): `PPP` runs pppd on the data path after `CONNECT`; `None`
+    /// (default) leaves the data path to whichever program opens it.
+    public static let framing: PhonebookKey = "Framing"
+    /// `PppdPath` (swift-ras): the pppd to run (default `/usr/sbin/pppd`).
+    public static let pppdPath: PhonebookKey = "PppdPath"
+    /// `PppdOptions` (swift-ras): more pppd options, separated by spaces (`noipdefault
+    /// usepeerdns defaultroute`); repeated keys add to them.
+    public static let pppdOptions: PhonebookKey = "PppdOptions"
+    /// `User` (swift-ras): the PPP user name (pppd's `user`).
+    public static let user: PhonebookKey = "User"
+    /// `PasswordFile` (swift-ras): a file whose first line is the PPP password; it must be
+    /// readable only by its owner, and is read by the daemon when pppd starts.
+    public static let passwordFile: PhonebookKey = "PasswordFile"
+
     /// Keys whose value must be a decimal number from 0 to 4294967295 (a `DWORD`), or empty.
     public static let numericKeys: Set<PhonebookKey> = [
         .countryCode, .useCountryAndAreaCodes, .useDialingRules, .connectBPS, .hwFlowControl,
@@ -111,6 +125,14 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
             return Self.initStringProblem(value)
         case .internationalPrefix where !value.allSatisfy({ $0.isASCII && $0.isNumber }):
             return "'InternationalPrefix' must be digits, not '\(value)'"
+        case .framing where !["ppp", "none"].contains(value.lowercased()):
+            return "'Framing' must be PPP or None, not '\(value)'"
+        case .pppdPath where !value.hasPrefix("/"):
+            return "'PppdPath' must be an absolute path, not '\(value)'"
+        case .passwordFile where !value.hasPrefix("/"):
+            return "'PasswordFile' must be an absolute path, not '\(value)'"
+        case .pppdOptions:
+            return PPPSettings.optionsProblem(value)
         default:
             return nil
         }

@@ -180,6 +180,8 @@ public struct RasDialSettings: Sendable, Equatable {
     public var idleDisconnect: Duration?
     /// The silence around `+++` when hanging up (`HangUpGuardMilliseconds`).
     public var hangUpGuard: Duration
+    /// PPP after `CONNECT` (`Framing=PPP`); `nil` = the data path is left to any program.
+    public var ppp: PPPSettings?
 
     /// The full dial command line without its CR, e.g. `ATDT5551234`.
     public var dialCommand: String { dialPrefix + phoneNumber }
@@ -199,6 +201,7 @@ public struct RasDialSettings: Sendable, Equatable {
         redialPause = Self.defaultRedialPause
         idleDisconnect = nil
         hangUpGuard = Self.defaultHangUpGuard
+        ppp = nil
     }
 
     /// The settings of a phonebook entry, defaults filling the gaps.
@@ -222,5 +225,10 @@ public struct RasDialSettings: Sendable, Equatable {
             idleDisconnect = .seconds(seconds)
         }
         if let milliseconds = entry.hangUpGuardMilliseconds { hangUpGuard = .milliseconds(milliseconds) }
+        if entry.runsPPP {
+            ppp = PPPSettings(
+                pppdPath: entry.pppdPath ?? PPPSettings.defaultPppdPath, options: entry.pppdOptions,
+                user: entry.pppUser, passwordFile: entry.passwordFile)
+        }
     }
 }

@@ -119,6 +119,9 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
     public static let invalidSize = RasError(code: 632)
     /// 633 `ERROR_PORT_NOT_AVAILABLE`: the port is in use or not enabled for dial-out.
     public static let portNotAvailable = RasError(code: 633)
+    /// 638 `ERROR_REQUEST_TIMEOUT`: the request timed out (pppd: the peer stopped answering
+    /// LCP echo requests).
+    public static let requestTimeout = RasError(code: 638)
     /// 651 `ERROR_FROM_DEVICE`: the modem reported an error.
     public static let fromDevice = RasError(code: 651)
     /// 652 `ERROR_UNRECOGNIZED_RESPONSE`: the modem sent a response we do not understand.
@@ -148,6 +151,12 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
     /// 711 `ERROR_RASMAN_CANNOT_INITIALIZE`: the connection manager service cannot be reached
     /// (no `rasmand` on the socket, or it went away).
     public static let connectionManagerUnavailable = RasError(code: 711)
+    /// 720 `ERROR_PPP_NO_PROTOCOLS_CONFIGURED`: PPP cannot run (no kernel PPP, pppd missing).
+    public static let pppNoProtocolsConfigured = RasError(code: 720)
+    /// 732 `ERROR_PPP_NOT_CONVERGING`: the two ends could not agree on PPP control protocols.
+    public static let pppNotConverging = RasError(code: 732)
+    /// 737 `ERROR_PPP_LOOPBACK_DETECTED`: the line loops back to us.
+    public static let pppLoopbackDetected = RasError(code: 737)
     /// 749 `ERROR_BAD_PHONE_NUMBER`: the phone number cannot be dialed.
     public static let badPhoneNumber = RasError(code: 749)
     /// 753 `ERROR_HANGUP_FAILED`: the connection cannot be hung up.
@@ -189,6 +198,7 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
         631: ("ERROR_USER_DISCONNECTION", "The connection was hung up by the user."),
         632: ("ERROR_INVALID_SIZE", "The structure size is not valid."),
         633: ("ERROR_PORT_NOT_AVAILABLE", "The port is already in use or is not set up for dialing out."),
+        638: ("ERROR_REQUEST_TIMEOUT", "The request has timed out: the remote computer stopped answering."),
         651: ("ERROR_FROM_DEVICE", "The modem reported an error."),
         652: ("ERROR_UNRECOGNIZED_RESPONSE", "The modem sent a response that was not recognized."),
         666: ("ERROR_DEVICE_NOT_READY", "The modem is not responding."),
@@ -203,6 +213,9 @@ public struct RasError: Error, Sendable, Hashable, Codable, CustomStringConverti
         703: ("ERROR_INTERACTIVE_MODE", "The connection needs input from the user."),
         710: ("ERROR_OVERRUN", "Serial overrun errors occurred."),
         711: ("ERROR_RASMAN_CANNOT_INITIALIZE", "The connection manager service (rasmand) cannot be reached."),
+        720: ("ERROR_PPP_NO_PROTOCOLS_CONFIGURED", "PPP cannot run on this computer (no PPP support or no pppd)."),
+        732: ("ERROR_PPP_NOT_CONVERGING", "This computer and the remote computer could not agree on PPP control protocols."),
+        737: ("ERROR_PPP_LOOPBACK_DETECTED", "A loopback was detected: the line is connected back to this computer."),
         749: ("ERROR_BAD_PHONE_NUMBER", "The phone number cannot be dialed."),
         753: ("ERROR_HANGUP_FAILED", "The connection cannot be hung up here."),
         756: ("ERROR_DIAL_ALREADY_IN_PROGRESS", "This entry is already being dialed."),

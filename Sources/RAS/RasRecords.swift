@@ -136,12 +136,17 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
     public var connectProtocol: String?
     /// Carrier rate, error control, compression and modulation, when the modem reported them.
     public var connectDetails: RasConnectDetails?
+    /// The connection's data path: a pty a program opens like a serial port to use the
+    /// line (`nil` while there is none: before `CONNECT` and after the call ended).
+    public var dataPath: String?
+    /// What PPP negotiated (`RasGetProjectionInfo`), for a `Framing=PPP` connection once IP is up.
+    public var projection: RasProjection?
 
     /// Makes a status record; an error with code 0 is stored as `nil`.
     public init(handle: RasConnectionHandle, entryName: String, state: RasConnState, error: RasError? = nil,
                 deviceType: RasDeviceType = .modem, deviceName: String, phoneNumber: String,
                 connectRate: Int? = nil, connectProtocol: String? = nil,
-                connectDetails: RasConnectDetails? = nil) {
+                connectDetails: RasConnectDetails? = nil, dataPath: String? = nil, projection: RasProjection? = nil) {
         self.handle = handle
         self.entryName = entryName
         self.state = state
@@ -152,21 +157,23 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
         self.connectRate = connectRate
         self.connectProtocol = connectProtocol
         self.connectDetails = connectDetails
+        self.dataPath = dataPath
+        self.projection = projection
     }
 
     /// The status of a connection whose dial machine is in `dialState`: its state, error and
     /// connect facts, plus the identity fields the machine does not know.
     public init(handle: RasConnectionHandle, entryName: String, deviceType: RasDeviceType = .modem,
-                deviceName: String, phoneNumber: String, dialState: DialMachine.State) {
+                deviceName: String, phoneNumber: String, dialState: DialMachine.State, dataPath: String? = nil) {
         self.init(handle: handle, entryName: entryName, state: dialState.connectionState, error: dialState.error,
                   deviceType: deviceType, deviceName: deviceName, phoneNumber: phoneNumber,
                   connectRate: dialState.connectRate, connectProtocol: dialState.connectProtocol,
-                  connectDetails: dialState.connectDetails)
+                  connectDetails: dialState.connectDetails, dataPath: dataPath, projection: dialState.projection)
     }
 
     private enum CodingKeys: String, CodingKey {
         case handle, entryName, deviceType, deviceName, phoneNumber, connectRate, connectProtocol,
-             connectDetails
+             connectDetails, dataPath, projection
     }
 
     /// Decodes the JSON shape described on the type.
@@ -183,6 +190,8 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
         connectRate = try container.decodeIfPresent(Int.self, forKey: .connectRate)
         connectProtocol = try container.decodeIfPresent(String.self, forKey: .connectProtocol)
         connectDetails = try container.decodeIfPresent(RasConnectDetails.self, forKey: .connectDetails)
+        dataPath = try container.decodeIfPresent(String.self, forKey: .dataPath)
+        projection = try container.decodeIfPresent(RasProjection.self, forKey: .projection)
     }
 
     /// Encodes the JSON shape described on the type.
@@ -197,6 +206,9 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
         try container.encodeIfPresent(connectRate, forKey: .connectRate)
         try container.encodeIfPresent(connectProtocol, forKey: .connectProtocol)
         try container.encodeIfPresent(connectDetails, forKey: .connectDetails)
+        // Always present, null when there is none: a program looks for it.
+        try container.encode(dataPath, forKey: .dataPath)
+        try container.encodeIfPresent(projection, forKey: .projection)
     }
 }
 
@@ -318,5 +330,65 @@ extension StringProtocol {
         guard let first = firstIndex(where: { !isSpace($0) }),
               let last = lastIndex(where: { !isSpace($0) }) else { return "" }
         return String(self[first...last])
+    }
+}
+
+/// The statistics of one connection (`RasGetConnectionStatistics`, `RAS_STATS`).
+///
+/// JSON shape: `{"handle":"0x00000001","bytesSent":10,"bytesReceived":20,"chunksSent":1,
+/// "chunksReceived":2,"connectDurationMs":1500,"connectRate":33600,"connectProtocol":"LAPM",
+/// "lineErrorsAvailable":false,"bufferOverrunErrors":0}`; the driver's `framingErrors`,
+/// `parityErrors` and `overrunErrors` are present only when it counts them.
+public struct RasConnectionStatistics: Sendable, Equatable, Codable {
+    /// The connection.
+    public var handle: RasConnectionHandle
+    /// Bytes from the data path to the modem (`dwBytesXmited`).
+    public var bytesSent: Int
+    /// Bytes from the modem to the data path (`dwBytesRcved`).
+    public var bytesReceived: Int
+    /// Writes to the modem (`dwFramesXmited`: the relay's chunks, not PPP frames).
+    public var chunksSent: Int
+    /// Reads from the modem (`dwFramesRcved`).
+    public var chunksReceived: Int
+    /// Milliseconds since `CONNECT` (until the call ended, for an ended one); 0 before.
+    public var connectDurationMs: Int
+    /// The rate from `CONNECT <rate>` (`dwBps`).
+    public var connectRate: Int?
+    /// The protocol text from `CONNECT <rate>/<protocol>`.
+    public var connectProtocol: String?
+    /// Carrier rate, error control, compression and modulation from the modem's reports.
+    public var connectDetails: RasConnectDetails?
+    /// Whether the port's driver counts line errors (`TIOCGICOUNT`; a pty does not).
+    public var lineErrorsAvailable: Bool
+    /// Framing errors since `CONNECT` (`dwFramingErrors`); `nil`: the driver does not count them.
+    public var framingErrors: Int?
+    /// Parity errors (`nil`: not counted by the driver).
+    public var parityErrors: Int?
+    /// UART overruns (`dwHardwareOverrunErrors`; `nil`: not counted by the driver).
+    public var overrunErrors: Int?
+    /// Bytes lost to full buffers (`dwBufferOverrunErrors`): what the relay dropped for a
+    /// data path nobody read, plus the driver's count when it keeps one.
+    public var bufferOverrunErrors: Int
+
+    /// A statistics record.
+    public init(handle: RasConnectionHandle, bytesSent: Int = 0, bytesReceived: Int = 0, chunksSent: Int = 0,
+                chunksReceived: Int = 0, connectDurationMs: Int = 0, connectRate: Int? = nil,
+                connectProtocol: String? = nil, connectDetails: RasConnectDetails? = nil,
+                lineErrorsAvailable: Bool = false, framingErrors: Int? = nil, parityErrors: Int? = nil,
+                overrunErrors: Int? = nil, bufferOverrunErrors: Int = 0) {
+        self.handle = handle
+        self.bytesSent = bytesSent
+        self.bytesReceived = bytesReceived
+        self.chunksSent = chunksSent
+        self.chunksReceived = chunksReceived
+        self.connectDurationMs = connectDurationMs
+        self.connectRate = connectRate
+        self.connectProtocol = connectProtocol
+        self.connectDetails = connectDetails
+        self.lineErrorsAvailable = lineErrorsAvailable
+        self.framingErrors = framingErrors
+        self.parityErrors = parityErrors
+        self.overrunErrors = overrunErrors
+        self.bufferOverrunErrors = bufferOverrunErrors
     }
 }

@@ -115,6 +115,10 @@ public protocol RasService: Sendable {
     /// The status of a connection. - Throws: 6 once the connection is gone.
     func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus
 
+    /// The traffic and error counts of a connection (`RasGetConnectionStatistics`).
+    /// - Throws: 6 once the connection is gone.
+    func statistics(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnectionStatistics
+
     /// Every connection: connected ones, and (unlike Windows) dials in progress and failed
     /// dials not yet hung up, so another program can clean them up.
     func enumConnections() async throws(RasError) -> [RasConnection]

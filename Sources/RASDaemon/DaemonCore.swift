@@ -1,3 +1,4 @@
+import Foundation
 import Hayes
 import Logging
 import ModemDiscovery
@@ -24,6 +25,9 @@ public struct DaemonSettings: Sendable {
     public var probeSettings: ProbeSettings
     /// The pause between a hot-plug `add` and the probe.
     public var hotPlugDelay: Duration
+    /// The daemon's runtime folder (its socket's): data path links go to `lines/` in it,
+    /// pppd's hook folders to `ppp/`. `nil`: no links, hooks in the temporary folder.
+    public var runtimeDirectory: String?
 
     /// Settings; by default discovery on, candidates only, no configured ports.
     public init(
@@ -73,7 +77,7 @@ public final class DaemonCore: Sendable {
             Self.reclaimStaleLocks(paths, lockDirectory: lockDirectory, logger: logger)
         }
         let table = DeviceTable(configuration: tableConfiguration)
-        let configuration = ConnectionManager.Configuration(
+        var configuration = ConnectionManager.Configuration(
             lockDirectory: settings.lockDirectory, timing: settings.timing, searchPath: settings.searchPath,
             resolveDevice: { name in
                 // A path the table does not know is still a path: the open will tell.
@@ -81,12 +85,52 @@ public final class DaemonCore: Sendable {
             },
             availableDevices: { await table.modemPaths() },
             listDevices: { await table.devices().map(RasDevice.init) })
+        if let runtime = settings.runtimeDirectory {
+            let (lines, state) = Self.prepareRuntimeFolders(runtime, logger: logger)
+            configuration.linesDirectory = lines
+            configuration.stateDirectory = state
+        }
         let manager = ConnectionManager(configuration: configuration, logger: logger)
         self.settings = settings
         self.table = table
         self.manager = manager
         self.server = RASServer(manager: manager, listener: listener, logger: logger)
         self.logger = logger
+    }
+
+    /// Makes `lines/` (0755: users follow their links; each pty is 0600 and theirs) and `ppp/`
+    /// (0700) in the runtime folder, and clears what a daemon that died left there (links in
+    /// `lines/`, hook folders in `ppp/`): no one else serves this socket. A runtime folder
+    /// others may write to (the socket in `/tmp`) gets neither: no links, hooks in a
+    /// private temporary folder.
+    static func prepareRuntimeFolders(_ runtime: String, logger: Logger) -> (lines: String?, state: String?) {
+        guard let status = try? FileStatus.of(runtime), status.kind == .directory,
+              status.owner == ProcessIdentity.effectiveUserID, status.permissions & 0o022 == 0 else {
+            logger.notice("no data path links: the socket's folder is not the daemon's own", metadata: ["folder": "\(runtime)"])
+            return (nil, nil)
+        }
+        let files = FileManager.default
+        func prepare(_ name: String, mode: Int, isStale: (String) -> Bool) -> String? {
+            let path = runtime + "/" + name
+            if let existing = try? FileStatus.of(path, followLinks: false), existing.kind == .directory {
+                for entry in (try? files.contentsOfDirectory(atPath: path)) ?? [] where isStale(path + "/" + entry) {
+                    try? files.removeItem(atPath: path + "/" + entry)
+                }
+            } else {
+                try? files.removeItem(atPath: path)
+                do {
+                    try files.createDirectory(atPath: path, withIntermediateDirectories: false)
+                } catch {
+                    logger.warning("cannot make a runtime folder", metadata: ["path": "\(path)", "error": "\(error)"])
+                    return nil
+                }
+            }
+            try? files.setAttributes([FileAttributeKey.posixPermissions: mode], ofItemAtPath: path)
+            return path
+        }
+        let lines = prepare("lines", mode: 0o755) { (try? FileStatus.of($0, followLinks: false))?.kind == .symbolicLink }
+        let state = prepare("ppp", mode: 0o700) { ($0 as NSString).lastPathComponent.hasPrefix("swift-ras-ppp-") }
+        return (lines, state)
     }
 
     /// Starts discovery (unless it is off) and serving clients. Returns at once: probes go

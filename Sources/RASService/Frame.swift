@@ -49,6 +49,7 @@ struct Frame: Codable, Sendable {
     var phonebookPath: String?
     var dial: RasDialParameters?
     var status: RasConnStatus?
+    var statistics: RasConnectionStatistics?
     var connections: [RasConnection]?
     var entries: [RasEntryName]?
     var problems: [RasPhonebookProblem]?
@@ -60,7 +61,7 @@ struct Frame: Codable, Sendable {
 
     /// The operations a client may request.
     enum Operation: String, CaseIterable {
-        case hello, dial, hangUp, status, enumConnections, enumEntries, enumDevices, subscribe, watch, unsubscribe
+        case hello, dial, hangUp, status, statistics, enumConnections, enumEntries, enumDevices, subscribe, watch, unsubscribe
     }
 
     /// The event names.

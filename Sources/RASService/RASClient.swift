@@ -94,6 +94,12 @@ public actor RASClient: RasService {
         return status
     }
 
+    public func statistics(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnectionStatistics {
+        let response = try await request(Frame(op: Frame.Operation.statistics.rawValue, handle: handle))
+        guard let statistics = response.statistics else { throw malformed("statistics") }
+        return statistics
+    }
+
     public func enumConnections() async throws(RasError) -> [RasConnection] {
         try await request(Frame(op: Frame.Operation.enumConnections.rawValue)).connections ?? []
     }

@@ -154,6 +154,9 @@ private actor ClientSession {
         case .status:
             guard let handle = request.handle else { throw missing("handle") }
             response.status = try await manager.connectStatus(handle)
+        case .statistics:
+            guard let handle = request.handle else { throw missing("handle") }
+            response.statistics = try await manager.statistics(handle)
         case .enumConnections:
             response.connections = try await manager.enumConnections()
         case .enumEntries:

@@ -33,6 +33,8 @@ public final class PseudoTerminal: Sendable {
         public var hangUpOnClose: Bool
         /// `CLOCAL`.
         public var ignoresCarrier: Bool
+        /// `CRTSCTS`: hardware flow control.
+        public var hardwareFlowControl: Bool = false
         /// Whether the speed is B0.
         public var isHangUpSpeed: Bool { speed == nil }
     }
@@ -100,7 +102,44 @@ public final class PseudoTerminal: Sendable {
             return SlaveSettings(
                 speed: speed == speed_t(B0) ? nil : BaudRate(speedConstant: speed) ?? .b9600,
                 hangUpOnClose: t.c_cflag & tcflag_t(HUPCL) != 0,
-                ignoresCarrier: t.c_cflag & tcflag_t(CLOCAL) != 0)
+                ignoresCarrier: t.c_cflag & tcflag_t(CLOCAL) != 0,
+                hardwareFlowControl: t.c_cflag & tcflag_t(CRTSCTS) != 0)
+        }
+    }
+
+    /// Gives the slave device to `uid` (and `gid`, when given) with permission bits `mode`,
+    /// so that only that user can open it (`grantpt` leaves it to this process's user,
+    /// mode 0620 with group `tty`).
+    public func setSlaveOwner(uid: UInt32, gid: UInt32?, mode: UInt32 = 0o600) throws(SerialError) {
+        // chmod first: the slave is never readable by the tty group while it changes hands.
+        try check("chmod", slavePath) { Glibc.chmod(slavePath, mode_t(mode)) }
+        if uid != getuid() || gid != nil {
+            try check("chown", slavePath) { Glibc.chown(slavePath, uid_t(uid), gid.map { gid_t($0) } ?? gid_t.max) }
+        }
+    }
+
+    /// Reads what the slave has written into `buffer`, without waiting: the count, 0 when
+    /// there is nothing or the slave is closed.
+    public func readNow(into buffer: inout [UInt8]) throws(SerialError) -> Int {
+        try withMaster { fd throws(SerialError) in
+            let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if count >= 0 { return count }
+            let error = currentErrno()
+            if error == .ioError || error == .resourceTemporarilyUnavailable { return 0 }
+            throw .system(operation: "read", path: slavePath, errno: error)
+        }
+    }
+
+    /// Sets the slave's speed and hardware flow control through the master (a data line
+    /// starts out with its modem port's settings, so that a program sees them).
+    public func setSlaveSettings(speed: BaudRate, hardwareFlowControl: Bool) throws(SerialError) {
+        try withMaster { fd throws(SerialError) in
+            var t = termios()
+            try check("tcgetattr", slavePath) { tcgetattr(fd, &t) }
+            cfsetispeed(&t, speed.speedConstant)
+            cfsetospeed(&t, speed.speedConstant)
+            if hardwareFlowControl { t.c_cflag |= tcflag_t(CRTSCTS) } else { t.c_cflag &= ~tcflag_t(CRTSCTS) }
+            try check("tcsetattr", slavePath) { tcsetattr(fd, TCSANOW, &t) }
         }
     }
 

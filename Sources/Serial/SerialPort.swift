@@ -1,3 +1,4 @@
+import CSerialSupport
 import Glibc
 import Synchronization
 import SystemPackage
@@ -325,5 +326,50 @@ public final class SerialPort: Sendable {
             cfsetospeed(&t, speed_t(B0))
             try check("tcsetattr(B0)", path) { tcsetattr(fd, TCSANOW, &t) }
         }
+    }
+
+    // MARK: Line errors
+
+    /// The driver's line error counters (`TIOCGICOUNT`), counted since the driver loaded.
+    /// - Returns: `nil` when the driver keeps none (a pseudo-terminal, most USB modems'
+    ///   CDC-ACM before Linux 3.x): the counts are then unknown, not zero.
+    public func errorCounters() -> LineErrorCounters? {
+        try? withDescriptor("TIOCGICOUNT") { fd throws(SerialError) -> LineErrorCounters? in
+            var frame: Int32 = 0, parity: Int32 = 0, overrun: Int32 = 0, bufferOverrun: Int32 = 0, breaks: Int32 = 0
+            guard csupport_error_counters(fd, &frame, &parity, &overrun, &bufferOverrun, &breaks) == 0 else { return nil }
+            return LineErrorCounters(
+                framing: Int(frame), parity: Int(parity), overrun: Int(overrun), bufferOverrun: Int(bufferOverrun),
+                breaks: Int(breaks))
+        } ?? nil
+    }
+}
+
+/// A serial driver's error counters (`struct serial_icounter_struct`).
+public struct LineErrorCounters: Sendable, Equatable, Codable {
+    /// Characters received with a framing error.
+    public var framing: Int
+    /// Characters received with a parity error.
+    public var parity: Int
+    /// Characters lost because the UART's receiver was overrun.
+    public var overrun: Int
+    /// Characters lost because the driver's receive buffer was full.
+    public var bufferOverrun: Int
+    /// Breaks received.
+    public var breaks: Int
+
+    /// Counters with the given values.
+    public init(framing: Int = 0, parity: Int = 0, overrun: Int = 0, bufferOverrun: Int = 0, breaks: Int = 0) {
+        self.framing = framing
+        self.parity = parity
+        self.overrun = overrun
+        self.bufferOverrun = bufferOverrun
+        self.breaks = breaks
+    }
+
+    /// The counts since `start` (a driver's counters only grow).
+    public func since(_ start: LineErrorCounters) -> LineErrorCounters {
+        LineErrorCounters(
+            framing: framing - start.framing, parity: parity - start.parity, overrun: overrun - start.overrun,
+            bufferOverrun: bufferOverrun - start.bufferOverrun, breaks: breaks - start.breaks)
     }
 }

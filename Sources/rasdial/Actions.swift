@@ -161,15 +161,24 @@ struct Actions: Sendable {
         try await finishHangUps(targets, client: client, progress: progress)
     }
 
-    /// `rasdial --status`: the status of a handle, or of every connection of an entry.
-    func status(entry: String?, handle: RasConnectionHandle?) async throws(RasError) {
+    /// `rasdial --status` (or `--stats`): the status (statistics) of a handle, or of every
+    /// connection of an entry.
+    func status(entry: String?, handle: RasConnectionHandle?, statistics: Bool = false) async throws(RasError) {
         let handle = handle ?? entry.flatMap(Self.handle(in:))
         guard let client = try await Daemon.connectIfRunning(socketPath) else {
             if handle == nil, let entry { throw noConnection(named: entry, detail: "rasmand is not running at \(socketPath)") }
             throw RasError.invalidHandle.with(detail: "rasmand is not running at \(socketPath)")
         }
+        func show(_ handle: RasConnectionHandle) async throws(RasError) {
+            let status = try await client.connectStatus(handle)
+            if statistics {
+                output.statistics(try await client.statistics(handle), entryName: status.entryName)
+            } else {
+                output.status(status)
+            }
+        }
         if let handle {
-            output.status(try await client.connectStatus(handle))
+            try await show(handle)
             return
         }
         let name = entry ?? ""
@@ -177,9 +186,8 @@ struct Actions: Sendable {
         var shown = 0
         for connection in matching {
             do throws(RasError) {
-                let status = try await client.connectStatus(connection.handle)
-                if shown > 0 { output.text("") }
-                output.status(status)
+                if shown > 0 && !output.json { output.text("") }
+                try await show(connection.handle)
                 shown += 1
             } catch where error == .invalidHandle {
                 // Removed between the listing and the status.

@@ -77,6 +77,38 @@ struct Output: Sendable {
         if let rate = status.connectRate {
             rows.append(["Connect:", "\(rate)" + (status.connectProtocol.map { "/\($0)" } ?? "")])
         }
+        rows.append(["Data path:", status.dataPath ?? "none"])
+        if let projection = status.projection {
+            rows.append(["Interface:", projection.interfaceName ?? "unknown"])
+            rows.append(["Local IP:", projection.localAddress ?? "unknown"])
+            rows.append(["Remote IP:", projection.remoteAddress ?? "unknown"])
+            rows.append(["DNS:", projection.dnsServers.isEmpty ? "none" : projection.dnsServers.joined(separator: " ")])
+        }
+        table(rows)
+    }
+
+    /// One connection's statistics, as `Key: value` lines or one object.
+    func statistics(_ statistics: RasConnectionStatistics, entryName: String) {
+        guard !json else {
+            object(statistics)
+            return
+        }
+        func counted(_ value: Int?) -> String { value.map(String.init) ?? "unavailable (the driver does not count it)" }
+        var rows = [
+            ["Handle:", statistics.handle.description], ["Entry:", entryName],
+            ["Bytes sent:", "\(statistics.bytesSent)"], ["Bytes received:", "\(statistics.bytesReceived)"],
+            ["Chunks sent:", "\(statistics.chunksSent)"], ["Chunks received:", "\(statistics.chunksReceived)"],
+            ["Connected for:", String(format: "%.3f s", Double(statistics.connectDurationMs) / 1000)],
+        ]
+        if let rate = statistics.connectRate {
+            rows.append(["Connect:", "\(rate)" + (statistics.connectProtocol.map { "/\($0)" } ?? "")])
+        }
+        if let carrier = statistics.connectDetails?.carrierRate { rows.append(["Carrier:", "\(carrier)"]) }
+        rows += [
+            ["Framing errors:", counted(statistics.framingErrors)], ["Parity errors:", counted(statistics.parityErrors)],
+            ["Overrun errors:", counted(statistics.overrunErrors)],
+            ["Buffer overruns:", "\(statistics.bufferOverrunErrors)"],
+        ]
         table(rows)
     }
 

@@ -15,7 +15,8 @@ struct RasDialCommand: ParsableCommand {
             rasdial <entry> [--phonebook <file>] [--phone <number>]
             rasdial --device <path>|<name> --phone <number>  dial without an entry
             rasdial [<entry>] --disconnect [--handle <handle>]
-            rasdial --status <entry>|<handle>
+            rasdial --status <entry>|<handle>         state, data path, PPP projection
+            rasdial --stats <entry>|<handle>          bytes, duration, line errors
             rasdial --entries [--phonebook <file>]
             rasdial --devices                         list the modems rasmand knows
             rasdial --watch
@@ -31,7 +32,7 @@ struct RasDialCommand: ParsableCommand {
             0 success, 1 a RAS error (printed as 'error NNN: message'), 2 a usage error.
             """)
 
-    @Argument(help: ArgumentHelp("A phonebook entry to dial, hang up or show (with --status also a handle such as 0x00000001).", valueName: "entry"))
+    @Argument(help: ArgumentHelp("A phonebook entry to dial, hang up or show (with --status or --stats also a handle such as 0x00000001).", valueName: "entry"))
     var entry: String?
 
     @Option(help: ArgumentHelp("The phonebook file (default: the user's, then the all-users phonebook).", valueName: "file"))
@@ -46,11 +47,14 @@ struct RasDialCommand: ParsableCommand {
     @Flag(help: "Hang up the entry's connections, or the --handle, or every connection; wait until each is gone.")
     var disconnect = false
 
-    @Option(help: ArgumentHelp("A connection handle (0x… or decimal) for --disconnect or --status.", valueName: "handle"))
+    @Option(help: ArgumentHelp("A connection handle (0x… or decimal) for --disconnect, --status or --stats.", valueName: "handle"))
     var handle: String?
 
-    @Flag(help: "Show the status of the entry's connections or of a handle.")
+    @Flag(help: "Show the status of the entry's connections or of a handle: state, data path, PPP projection.")
     var status = false
+
+    @Flag(help: "Show the statistics of the entry's connections or of a handle (RasGetConnectionStatistics).")
+    var stats = false
 
     @Flag(help: "List the phonebook entries.")
     var entries = false
@@ -72,7 +76,7 @@ struct RasDialCommand: ParsableCommand {
 
     /// What the command line asks for.
     enum Mode: Equatable {
-        case list, dial, disconnect, status, entries, devices, watch, demo
+        case list, dial, disconnect, status, stats, entries, devices, watch, demo
     }
 
     var mode: Mode {
@@ -81,13 +85,14 @@ struct RasDialCommand: ParsableCommand {
         if devices { return .devices }
         if watch { return .watch }
         if status { return .status }
+        if stats { return .stats }
         if disconnect { return .disconnect }
         if entry != nil || phone != nil || device != nil { return .dial }
         return .list
     }
 
     func validate() throws {
-        let modes = [("--disconnect", disconnect), ("--status", status), ("--entries", entries),
+        let modes = [("--disconnect", disconnect), ("--status", status), ("--stats", stats), ("--entries", entries),
                      ("--devices", devices), ("--watch", watch), ("--demo", demo)].filter(\.1).map(\.0)
         if modes.count > 1 { throw ValidationError("\(modes.joined(separator: " and ")) exclude each other") }
         if let handle, RasConnectionHandle(string: handle) == nil {
@@ -110,9 +115,10 @@ struct RasDialCommand: ParsableCommand {
         case .watch:
             try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
                        + dialOptions, with: "--watch")
-        case .status:
-            try refuse([("--phonebook", phonebook != nil)] + dialOptions, with: "--status")
-            if (entry == nil) == (handle == nil) { throw ValidationError("--status needs an entry or a handle (one of them)") }
+        case .status, .stats:
+            let flag = mode == .status ? "--status" : "--stats"
+            try refuse([("--phonebook", phonebook != nil)] + dialOptions, with: flag)
+            if (entry == nil) == (handle == nil) { throw ValidationError("\(flag) needs an entry or a handle (one of them)") }
         case .disconnect:
             try refuse([("--phonebook", phonebook != nil)] + dialOptions, with: "--disconnect")
             if entry != nil && handle != nil { throw ValidationError("give an entry or --handle, not both") }
@@ -145,6 +151,8 @@ struct RasDialCommand: ParsableCommand {
             try await actions.disconnect(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)))
         case .status:
             try await actions.status(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)))
+        case .stats:
+            try await actions.status(entry: entry, handle: handle.flatMap(RasConnectionHandle.init(string:)), statistics: true)
         case .entries:
             return try actions.entries(phonebookPath: phonebook.map(absolute))
         case .devices:

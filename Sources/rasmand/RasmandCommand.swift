@@ -137,7 +137,9 @@ struct RasmandCommand: AsyncParsableCommand {
             group: socketGroup ?? (isSystemSocket ? "dialout" : nil), logger: logger)
         let (lock, listener) = try await setup.open()
 
-        let core = DaemonCore(settings: daemonSettings(), listener: listener, logger: logger)
+        var settings = daemonSettings()
+        settings.runtimeDirectory = (socketPath as NSString).deletingLastPathComponent
+        let core = DaemonCore(settings: settings, listener: listener, logger: logger)
         await core.start()
         let discovering = await core.table.isDiscovering
         logger.notice("listening", metadata: [

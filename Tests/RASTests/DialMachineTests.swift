@@ -103,7 +103,7 @@ private let transitions: [Fixture: [EventCase: (DialMachine.Phase, [Effect])]] =
     ],
     .dialing: [
         .modemFailed: (.releasingPort, failure(.connectDevice, .deviceNotReady)),
-        .connect: (.connected, [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .notify(.connected, nil)]),
+        .connect: (.connected, [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .openDataPath, .notify(.connected, nil)]),
         .busy: (.waitingToRedial, [.scheduleRedial(after: .seconds(5))]),
         .noCarrier: (.releasingPort, failure(.connectDevice, .noCarrier)),
         .hangUpRequested: (.hangingUp, [.abortDial, .hangUpModem]),
@@ -115,10 +115,10 @@ private let transitions: [Fixture: [EventCase: (DialMachine.Phase, [Effect])]] =
         .deviceFailed: (.releasingPort, [.cancelRedial] + failure(.connectDevice, .hardwareFailure)),
     ],
     .connected: [
-        .hangUpRequested: (.hangingUp, [.hangUpModem]),
-        .carrierLost: (.releasingPort, [.notify(.disconnected, .remoteDisconnection), .releasePort]),
-        .idleTimeout: (.releasingPort, [.notify(.disconnected, .idleTimeout), .releasePort]),
-        .deviceFailed: (.releasingPort, [.notify(.disconnected, .hardwareFailure), .releasePort]),
+        .hangUpRequested: (.hangingUp, [.closeDataPath, .hangUpModem]),
+        .carrierLost: (.releasingPort, [.notify(.disconnected, .remoteDisconnection), .closeDataPath, .releasePort]),
+        .idleTimeout: (.releasingPort, [.notify(.disconnected, .idleTimeout), .closeDataPath, .releasePort]),
+        .deviceFailed: (.releasingPort, [.notify(.disconnected, .hardwareFailure), .closeDataPath, .releasePort]),
     ],
     .releasingPort: [
         .hangUpRequested: (.hangingUp, []),
@@ -171,7 +171,7 @@ struct DialMachineTests {
         }
         #expect(notified == [.openPort, .portOpened, .connectDevice, .deviceConnected, .allDevicesConnected, .connected])
         #expect(Array(steps.joined()).filter { if case .notify = $0 { false } else { true } }
-            == [.openPort, .initializeModem, .dial(attempt: 1)])
+            == [.openPort, .initializeModem, .dial(attempt: 1), .openDataPath])
         #expect(state.phase == .connected)
         #expect(state.connectionState == .connected)
         #expect(state.error == nil)
@@ -251,7 +251,7 @@ struct DialMachineTests {
             [.scheduleRedial(after: .seconds(30))],
             [.notify(.connectDevice, nil), .initializeModem],
             [.dial(attempt: 3)],
-            [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .notify(.connected, nil)],
+            [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .openDataPath, .notify(.connected, nil)],
         ])
         #expect(state.phase == .connected)
         #expect(state.attempt == 3)
@@ -354,7 +354,7 @@ struct DialMachineTests {
     @Test func carrierLostKeepsHandle() {
         let connected = Fixture.connected.state
         let (lost, effects) = DialMachine.step(connected, .carrierLost)
-        #expect(effects == [.notify(.disconnected, .remoteDisconnection), .releasePort])
+        #expect(effects == [.notify(.disconnected, .remoteDisconnection), .closeDataPath, .releasePort])
         #expect(lost.connectionState == .disconnected)
         #expect(lost.error == .remoteDisconnection)
         #expect(lost.connectRate == 33600, "the link facts stay for the status")

@@ -30,4 +30,16 @@ int csupport_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *even
 int csupport_epoll_add(void);
 int csupport_epoll_mod(void);
 int csupport_epoll_del(void);
+/* TIOCGICOUNT: the driver's line error counters. 0, or -1 with errno (ENOTTY, EINVAL:
+   the driver keeps none, e.g. a pty). */
+int csupport_error_counters(int fd, int *frame, int *parity, int *overrun, int *buffer_overrun, int *brk);
+/* posix_spawn with stdin, stdout and stderr from the given descriptors (-1: /dev/null),
+   every signal at its default action and none blocked (a daemon ignores SIGTERM and
+   SIGPIPE; exec keeps ignored signals ignored), in a new process group. Returns 0 and the
+   pid, or an errno value. */
+int csupport_spawn(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd, int *pid);
+/* pidfd_open(2): a descriptor that polls readable when the process exits; -1 with errno. */
+int csupport_pidfd_open(int pid);
+/* waitpid(pid, WNOHANG): 1 and the status when it has exited, 0 when it runs, -1 with errno. */
+int csupport_reap(int pid, int *exited, int *code);
 #endif

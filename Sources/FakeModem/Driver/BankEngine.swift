@@ -40,6 +40,8 @@ final class BankEngine: Sendable {
         var reader: Task<Void, Never>?
         /// The last sampled speed was B0.
         var speedWasZero = false
+        /// The line settings (speed, RTS/CTS) last seen while the speed was not B0.
+        var lineSettings: String?
         /// A B0 was reported as a DTR drop and not yet as a raise.
         var dtrDropped = false
     }
@@ -101,6 +103,7 @@ final class BankEngine: Sendable {
                 state.slots[index].timer = nil
                 state.slots[index].writer = nil
                 state.slots[index].reader = nil
+                state.slots[index].lineSettings = nil
             }
             return tasks
         }
@@ -151,6 +154,7 @@ final class BankEngine: Sendable {
             for index in open {
                 guard let settings = try? ptys[index].slaveSettings() else { continue }
                 speedSampled(index, isZero: settings.speed == nil)
+                if let speed = settings.speed { lineSampled(index, "speed=\(speed) crtscts=\(settings.hardwareFlowControl ? "on" : "off")") }
             }
         }
     }
@@ -166,6 +170,20 @@ final class BankEngine: Sendable {
             let now = ContinuousClock.now
             state.slots[index].emulator.slaveOpened(at: now)
             process(&state, index, at: now)
+        }
+    }
+
+    /// Records a change of the computer's line settings (`line-settings speed=9600
+    /// crtscts=on`), so a test sees from the transcript what reached the port; the
+    /// settings the program opened with are the baseline, not a change.
+    private func lineSampled(_ index: Int, _ description: String) {
+        state.withLock { state in
+            guard state.running, state.slots[index].reader != nil else { return }
+            let before = state.slots[index].lineSettings
+            state.slots[index].lineSettings = description
+            if let before, before != description {
+                recorder.record(names[index], .event, Array("line-settings \(description)".utf8), at: .now)
+            }
         }
     }
 
@@ -236,6 +254,7 @@ final class BankEngine: Sendable {
         state.withLock { state in
             guard state.running else { return }
             state.slots[index].reader = nil
+            state.slots[index].lineSettings = nil
             let now = ContinuousClock.now
             state.slots[index].emulator.slaveClosed(hangUpOnClose: hangUpOnClose, at: now)
             process(&state, index, at: now)
