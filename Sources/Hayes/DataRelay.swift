@@ -96,6 +96,9 @@ extension ModemSession {
     /// What the relay keeps for a program that is not attached, once the pty's own buffer
     /// is full; more is dropped and counted (``LineTraffic/Snapshot/bufferOverruns``).
     public static let detachedBufferLimit = 64 * 1024
+    /// How long a program gets to read the modem's last bytes before a carrier loss hangs
+    /// its data path up.
+    static let finalReadGrace = Duration.milliseconds(20)
     /// How often a line with no program attached looks for one.
     static let attachPoll = Duration.milliseconds(100)
 
@@ -206,6 +209,9 @@ extension ModemSession {
                 }
                 if carrierEnded {
                     logger.info("carrier lost (NO CARRIER)")
+                    // Closing the pty hangs its slave up, which discards what the program has
+                    // not read yet: give it a moment to read the modem's last words.
+                    if line.isSlaveOpen { try? await Task.sleep(for: finalReadGrace) }
                     return .carrierLost
                 }
             }

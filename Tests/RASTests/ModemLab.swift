@@ -28,16 +28,18 @@ struct ModemLab {
 
     init(
         routes: [NumberRoute] = [], otherwise: CallOutcome = .connect("CONNECT 33600/ARQ/V42BIS", delay: .milliseconds(50)),
-        modem: ModemSettings = ModemLab.modem(), count: Int = 1, searchPath: PhonebookSearchPath? = nil
+        modem: ModemSettings = ModemLab.modem(), count: Int = 1, searchPath: PhonebookSearchPath? = nil,
+        linesDirectory: String? = nil
     ) async throws {
         let scenario = Scenario(modemDefaults: modem, routes: routes, otherwise: otherwise)
         bank = try FakeModemBank(scenario: scenario, count: count)
         try await bank.start()
         lockDirectory = try TestSupport.temporaryDirectory("locks")
-        manager = ConnectionManager(configuration: .init(
+        var configuration = ConnectionManager.Configuration(
             lockDirectory: lockDirectory.path, timing: Self.fastTiming,
-            searchPath: searchPath ?? PhonebookSearchPath(environment: [:], fileExists: { _ in false })),
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            searchPath: searchPath ?? PhonebookSearchPath(environment: [:], fileExists: { _ in false }))
+        configuration.linesDirectory = linesDirectory
+        manager = ConnectionManager(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     /// The slave path of modem `index`.
