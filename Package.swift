@@ -61,6 +61,11 @@ let package = Package(
             path: "Benchmarks/DaemonBench",
             swiftSettings: strict),
         .executableTarget(
+            name: "datapath-bench",
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/DataPathBench",
+            swiftSettings: strict),
+        .executableTarget(
             name: "fakemodem-bench",
             dependencies: ["FakeModem", "Serial"],
             path: "Benchmarks/FakeModemBench",
@@ -124,7 +129,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Hayes"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HayesTests", dependencies: ["Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "FakeModem", "TestSupport"],
+            exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RASServiceTests",

@@ -24,7 +24,7 @@ public struct ModemTiming: Sendable, Equatable {
     /// Deadline for `NO CARRIER` after aborting a dial.
     public var abortDial: Duration = .seconds(3)
     /// How often carrier-detect is sampled while online, on ports that have modem lines.
-    public var carrierPoll: Duration = .milliseconds(100)
+    public var carrierPoll: Duration = .milliseconds(50)
 
     /// The defaults.
     public init() {}

@@ -101,7 +101,7 @@ public actor ConnectionManager: RasService {
             RasConnStatus(
                 handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
                 phoneNumber: plan.settings.phoneNumber, dialState: machine,
-                dataPath: dataLine.map { $0.isClosed ? nil : $0.slavePath } ?? nil)
+                dataPath: machine.hasDataPath ? dataLine?.slavePath : nil)
         }
 
         var statistics: RasConnectionStatistics {

@@ -154,23 +154,30 @@ final class BankEngine: Sendable {
             for index in open {
                 guard let settings = try? ptys[index].slaveSettings() else { continue }
                 speedSampled(index, isZero: settings.speed == nil)
-                if let speed = settings.speed { lineSampled(index, "speed=\(speed) crtscts=\(settings.hardwareFlowControl ? "on" : "off")") }
+                if let description = Self.lineDescription(settings) { lineSampled(index, description) }
             }
         }
     }
 
     /// A program opened the slave: DTR counts as raised, and a reader starts.
     private func slaveOpened(_ index: Int) {
-        let speedIsZero = (try? ptys[index].slaveSettings())?.speed == nil
+        let settings = try? ptys[index].slaveSettings()
+        let speedIsZero = settings?.speed == nil
         state.withLock { state in
             guard state.running, state.slots[index].reader == nil else { return }
             state.slots[index].speedWasZero = speedIsZero
+            state.slots[index].lineSettings = settings.flatMap(Self.lineDescription)
             state.slots[index].dtrDropped = false
             state.slots[index].reader = Task { await self.read(index) }
             let now = ContinuousClock.now
             state.slots[index].emulator.slaveOpened(at: now)
             process(&state, index, at: now)
         }
+    }
+
+    /// `speed=9600 crtscts=on`; `nil` at B0 (DTR dropped, not a line setting).
+    private static func lineDescription(_ settings: PseudoTerminal.SlaveSettings) -> String? {
+        settings.speed.map { "speed=\($0) crtscts=\(settings.hardwareFlowControl ? "on" : "off")" }
     }
 
     /// Records a change of the computer's line settings (`line-settings speed=9600
