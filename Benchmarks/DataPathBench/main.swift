@@ -1,6 +1,6 @@
 // datapath-bench: what the data path costs. The relay (ModemSession.carryData) between a
-// connection's pty and the modem port, against socat doing the same copy between a pty it
-// makes and the same port: throughput at several chunk sizes in both directions, and the
+// connection's pty and the modem port, against socat (a direct pty-to-pty copy, same 16 KiB
+// buffer) doing the same copy between a pty it makes and the same port: throughput at several chunk sizes in both directions, and the
 // latency of small writes. Then, through the connection manager and a fake modem, how long
 // a program on the data path waits to see a carrier loss.
 //
@@ -19,6 +19,10 @@ import Serial
 func milliseconds(_ duration: Duration) -> Double {
     let (seconds, attoseconds) = duration.components
     return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+}
+
+func progress(_ text: String) {
+    if CommandLine.arguments.contains("--verbose") { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 }
 
 func argument(_ name: String, default value: Int) -> Int {
@@ -57,14 +61,13 @@ func relayRig() async throws -> Rig {
     }
 }
 
-/// socat copying between a pty it makes and the modem's pty slave, `chunk` bytes at a time.
-func socatRig(chunk: Int) async throws -> Rig {
+/// socat copying between a pty it makes and the modem's pty slave, with the relay's buffer
+/// size (16 KiB): only the program's chunk size varies, as for the relay.
+func socatRig() async throws -> Rig {
     let modem = try PseudoTerminal()
     let link = FileManager.default.temporaryDirectory.appendingPathComponent("datapath-bench-\(UUID().uuidString.prefix(8))").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
-    process.arguments = ["-b", "\(chunk)", "PTY,link=\(link),raw,echo=0", "\(modem.slavePath),raw,echo=0"]
-    try process.run()
+    let process = try ChildProcess(
+        executable: "/usr/bin/socat", arguments: ["-b", "16384", "PTY,link=\(link),raw,echo=0", "\(modem.slavePath),raw,echo=0"])
     let deadline = ContinuousClock.now + .seconds(5)
     while !FileManager.default.fileExists(atPath: link) && ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(5))
@@ -74,8 +77,7 @@ func socatRig(chunk: Int) async throws -> Rig {
     while !modem.isSlaveOpen && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
     return Rig(modem: modem, program: program) {
         program.close()
-        process.terminate()
-        process.waitUntilExit()
+        await process.stop(grace: .seconds(2))
         modem.close()
         try? FileManager.default.removeItem(atPath: link)
     }
@@ -118,12 +120,15 @@ func throughput(_ rig: Rig, chunk: Int, bytes: Int) async throws -> (up: Double,
     }
     _ = try await reader.value
     let up = Double(bytes) / 1e6 / (milliseconds(start.duration(to: .now)) / 1000)
+    progress("  chunk \(chunk): up done")
 
     start = .now
     let feeder = Task { try await feedModem(modem, count: bytes, chunk: chunk) }
     var received = 0
     while received < bytes {
-        received += try await rig.program.read(maxCount: 65536, deadline: .now + .seconds(10)).count
+        let got = try await rig.program.read(maxCount: 65536, deadline: .now + .seconds(5)).count
+        if got == 0 { progress("  stalled at \(received) of \(bytes)"); break }
+        received += got
     }
     try await feeder.value
     let down = Double(bytes) / 1e6 / (milliseconds(start.duration(to: .now)) / 1000)
@@ -187,30 +192,41 @@ func carrierLossTimes(rounds: Int) async throws -> [Double] {
     return results
 }
 
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 let bytes = megabytes << 20
-print("datapath-bench: \(megabytes) MiB per run, \(pings) pings; relay = swift-ras ModemSession.carryData, socat = socat -b <chunk> PTY ⇄ port")
-print("")
-print("chunk   relay up   socat up   ratio | relay down  socat down  ratio   (MB/s)")
+let rounds = argument("--rounds", default: 5)
+say("datapath-bench: \(megabytes) MiB per run (1/8 of it for 64-byte writes), medians of \(rounds) alternating runs, \(pings) pings; relay = swift-ras ModemSession.carryData, socat = socat -b 16384 PTY ⇄ port; chunk = the size of each write")
+say("")
+say("chunk   relay up   socat up   ratio | relay down  socat down  ratio   (MB/s)")
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 for chunk in chunkSizes {
     let size = chunk < 1024 ? bytes / 8 : bytes
-    let relay = try await relayRig()
-    let ours = try await throughput(relay, chunk: chunk, bytes: size)
-    await relay.stop()
-    let socat = try await socatRig(chunk: chunk)
-    let theirs = try await throughput(socat, chunk: chunk, bytes: size)
-    await socat.stop()
-    print(String(format: "%5d   %8.1f   %8.1f   %4.2f | %10.1f  %10.1f   %4.2f",
-                 chunk, ours.up, theirs.up, ours.up / theirs.up, ours.down, theirs.down, ours.down / theirs.down))
+    // Alternate the two, `rounds` times each, and report medians: on a small machine the
+    // bench's own ends compete with the relay for the same cores.
+    var ours: [(up: Double, down: Double)] = []
+    var theirs: [(up: Double, down: Double)] = []
+    for _ in 0..<rounds {
+        let relay = try await relayRig()
+        ours.append(try await throughput(relay, chunk: chunk, bytes: size))
+        await relay.stop()
+        let socat = try await socatRig()
+        theirs.append(try await throughput(socat, chunk: chunk, bytes: size))
+        await socat.stop()
+    }
+    let (ourUp, ourDown) = (median(ours.map(\.up)), median(ours.map(\.down)))
+    let (theirUp, theirDown) = (median(theirs.map(\.up)), median(theirs.map(\.down)))
+    say(String(format: "%5d   %8.1f   %8.1f   %4.2f | %10.1f  %10.1f   %4.2f",
+               chunk, ourUp, theirUp, ourUp / theirUp, ourDown, theirDown, ourDown / theirDown))
 }
-print("")
+say("")
 let relay = try await relayRig()
 let ourLatency = try await latency(relay, samples: pings)
 await relay.stop()
-let socat = try await socatRig(chunk: 8192)
+let socat = try await socatRig()
 let theirLatency = try await latency(socat, samples: pings)
 await socat.stop()
-print(String(format: "1-byte write, program → modem: relay p50 %.3f ms p99 %.3f ms | socat p50 %.3f ms p99 %.3f ms",
+say(String(format: "1-byte write, program → modem: relay p50 %.3f ms p99 %.3f ms | socat p50 %.3f ms p99 %.3f ms",
              ourLatency.p50, ourLatency.p99, theirLatency.p50, theirLatency.p99))
 let losses = try await carrierLossTimes(rounds: 5).sorted()
-print(String(format: "carrier loss → program sees EOF/EIO (NO CARRIER written → read ends), %d calls: median %.1f ms, max %.1f ms",
+say(String(format: "carrier loss → program sees EOF/EIO (NO CARRIER written → read ends), %d calls: median %.1f ms, max %.1f ms",
              losses.count, losses.isEmpty ? 0 : losses[losses.count / 2], losses.last ?? 0))

@@ -158,12 +158,16 @@ extension ModemSession {
         idleLimit: Duration?, logger: Logger
     ) async -> OnlineEnd? {
         var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: relayChunk)
         var matcher = NoCarrierMatcher()
+        /// The last write found no program on the slave (checked only when the pty is full).
+        var detached = false
         do throws(SerialError) {
             while !Task.isCancelled {
                 if !pending.isEmpty {
                     let written = try line.writeNow(pending)
                     pending.removeFirst(written)
+                    if written > 0 { detached = false }
                 }
                 let now = ContinuousClock.now
                 if let idleLimit, traffic.lastActivity + idleLimit <= now {
@@ -173,20 +177,24 @@ extension ModemSession {
                 var deadlines: [ContinuousClock.Instant] = []
                 if let idleLimit { deadlines.append(traffic.lastActivity + idleLimit) }
                 if watchesCarrier { deadlines.append(ReactorClock.nextTick(every: poll)) }
-                let attached = pending.isEmpty || line.isSlaveOpen
                 if !pending.isEmpty {
-                    if attached {
+                    if !detached {
                         // Back-pressure: the port is not read until the program takes these.
                         _ = try await line.waitUntilWritable(deadline: deadlines.min())
                         if watchesCarrier, let lines = try? port.modemLines(), !lines.contains(.dcd) {
                             return .carrierLost
                         }
+                        let written = try line.writeNow(pending)
+                        pending.removeFirst(written)
+                        // No room although the wait said so: the master reports a closed slave.
+                        if written == 0 && !line.isSlaveOpen { detached = true }
                         continue
                     }
                     // Nobody reads: keep reading the modem, and look for a reader now and then.
                     deadlines.append(ReactorClock.nextTick(every: attachPoll))
                 }
-                let bytes = try await port.read(maxCount: relayChunk, deadline: deadlines.min())
+                let count = try await port.read(into: &buffer, deadline: deadlines.min())
+                let bytes = buffer[..<count]
                 if bytes.isEmpty {
                     if watchesCarrier, let lines = try? port.modemLines(), !lines.contains(.dcd) {
                         logger.info("carrier detect dropped")
@@ -198,7 +206,8 @@ extension ModemSession {
                 let carrierEnded = !watchesCarrier && matcher.feed(bytes)
                 if pending.isEmpty {
                     let written = try line.writeNow(bytes)
-                    pending.append(contentsOf: bytes[written...])
+                    if written > 0 { detached = false }
+                    pending.append(contentsOf: bytes[(bytes.startIndex + written)...])
                 } else {
                     pending.append(contentsOf: bytes)
                 }

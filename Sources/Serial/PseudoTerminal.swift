@@ -162,9 +162,22 @@ public final class PseudoTerminal: Sendable {
     /// (fewer than given when its buffer is full because the slave is not reading).
     @discardableResult
     public func writeNow(_ bytes: some Collection<UInt8>) throws(SerialError) -> Int {
-        let data = Array(bytes)
-        return try withMaster { fd throws(SerialError) in
-            let count = retryingEINTR { data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        var failure: SerialError?
+        let direct = bytes.withContiguousStorageIfAvailable { buffer -> Int in
+            do throws(SerialError) { return try writeNow(UnsafeRawBufferPointer(buffer)) } catch { failure = error; return 0 }
+        }
+        if let failure { throw failure }
+        if let direct { return direct }
+        let copy = Array(bytes)
+        let written = copy.withUnsafeBytes { buffer -> Result<Int, SerialError> in
+            do throws(SerialError) { return .success(try writeNow(buffer)) } catch { return .failure(error) }
+        }
+        return try written.get()
+    }
+
+    private func writeNow(_ data: UnsafeRawBufferPointer) throws(SerialError) -> Int {
+        try withMaster { fd throws(SerialError) in
+            let count = retryingEINTR { Glibc.write(fd, data.baseAddress, data.count) }
             if count >= 0 { return count }
             let error = currentErrno()
             if error == .resourceTemporarilyUnavailable || error == .ioError { return 0 }

@@ -170,6 +170,36 @@ public final class SerialPort: Sendable {
         }
     }
 
+    /// ``read(maxCount:deadline:)`` into `buffer` (up to its count), without allocating:
+    /// the number of bytes read, 0 when the deadline passed first.
+    public func read(into buffer: inout [UInt8], deadline: ContinuousClock.Instant?) async throws(SerialError) -> Int {
+        while true {
+            let count = try withDescriptor("read") { fd throws(SerialError) -> Int in
+                let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+                if count > 0 { return count }
+                if count == 0 { throw .hangUp(path: path) }
+                let error = currentErrno()
+                if error == .resourceTemporarilyUnavailable { return 0 }
+                if error == .ioError { throw .hangUp(path: path) }
+                throw .system(operation: "read", path: path, errno: error)
+            }
+            if count > 0 { return count }
+            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
+            if readiness.cancelled {
+                if isClosed { throw .closed(path: path) }
+                throw .cancelled(operation: "read", path: path)
+            }
+            if readiness.revents == 0 { return 0 }
+            if readiness.isHangUp && !readiness.isReadable {
+                if let bytes = try readNow(maxCount: 1) {
+                    buffer[0] = bytes[0]
+                    return 1
+                }
+                throw .hangUp(path: path)
+            }
+        }
+    }
+
     /// Reads what is buffered without waiting: `nil` when nothing is there.
     public func readNow(maxCount: Int = 4096) throws(SerialError) -> [UInt8]? {
         try withDescriptor("read") { fd throws(SerialError) -> [UInt8]? in
