@@ -206,25 +206,15 @@ final class PPPLink: Sendable {
         let process = self.process
         let fifo = self.fifo
         let folder = self.folder
-        Task {
-            // Hook lines, until the FIFO is closed.
-            var framer = LineSplitter()
-            while let bytes = try? await fifo.read(deadline: nil) {
-                for line in framer.feed(bytes) {
-                    logger.debug("pppd hook", metadata: ["line": "\(line)"])
-                    if let report = PPPReport.parseHook(line) { await onEvent(.report(report)) }
-                }
-            }
+        // Hook lines until the FIFO is closed; the log until pppd (and every script it
+        // started) closed its end.
+        Self.forEachLine(from: { try? await fifo.read(deadline: nil) }) { line in
+            logger.debug("pppd hook", metadata: ["line": "\(line)"])
+            if let report = PPPReport.parseHook(line) { await onEvent(.report(report)) }
         }
-        Task {
-            // The log, until pppd (and every script it started) closed its end.
-            var framer = LineSplitter()
-            while let bytes = try? await process.readOutput(deadline: nil) {
-                for line in framer.feed(bytes) {
-                    logger.info("pppd", metadata: ["line": "\(line)"])
-                    if let report = PPPReport.parseLog(line) { await onEvent(.report(report)) }
-                }
-            }
+        Self.forEachLine(from: { try? await process.readOutput(deadline: nil) ?? nil }) { line in
+            logger.info("pppd", metadata: ["line": "\(line)"])
+            if let report = PPPReport.parseLog(line) { await onEvent(.report(report)) }
         }
         Task {
             let end = await process.waitForExit(deadline: nil) ?? .signalled(9)
@@ -239,6 +229,18 @@ final class PPPLink: Sendable {
 
     /// The process id.
     var pid: Int32 { process.pid }
+
+    /// Reads `source` until it gives `nil` and hands each text line to `body`, in a task.
+    private static func forEachLine(
+        from source: @escaping @Sendable () async -> [UInt8]?, _ body: @escaping @Sendable (String) async -> Void
+    ) {
+        Task {
+            var framer = LineSplitter()
+            while let bytes = await source() {
+                for line in framer.feed(bytes) { await body(line) }
+            }
+        }
+    }
 
     /// Stops pppd. `graceful`: SIGTERM and up to a second for it to end the link with the
     /// peer (LCP Terminate), then SIGKILL. Otherwise SIGTERM now and SIGKILL after 3 s.

@@ -6,7 +6,7 @@ private typealias Event = DialMachine.Event
 private typealias Effect = DialMachine.Effect
 
 /// Runs `events` from `state`, returning the final state and every step's effects.
-private func run(_ state: State, _ events: [Event]) -> (State, [[Effect]]) {
+func run(_ state: DialMachine.State, _ events: [DialMachine.Event]) -> (DialMachine.State, [[DialMachine.Effect]]) {
     var current = state
     var all: [[Effect]] = []
     for event in events {

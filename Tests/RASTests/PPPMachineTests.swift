@@ -13,14 +13,7 @@ struct PPPMachineTests {
                                            dnsServers: ["10.0.0.53"])
 
     private func run(_ events: [DialMachine.Event]) -> (State, [[Effect]]) {
-        var state = State(runsPPP: true)
-        var steps: [[Effect]] = []
-        for event in events {
-            let (next, effects) = DialMachine.step(state, event)
-            state = next
-            steps.append(effects)
-        }
-        return (state, steps)
+        RASTests.run(State(runsPPP: true), events)
     }
 
     private let dialed: [DialMachine.Event] = [.start, .portOpened, .modemReady, .dialResult(.connect(rate: 33600))]
