@@ -125,6 +125,7 @@ public final class PseudoTerminal: Sendable {
             let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if count >= 0 { return count }
             let error = currentErrno()
+            // EIO: no slave is open. EAGAIN: nothing to read.
             if error == .ioError || error == .resourceTemporarilyUnavailable { return 0 }
             throw .system(operation: "read", path: slavePath, errno: error)
         }
@@ -146,16 +147,9 @@ public final class PseudoTerminal: Sendable {
     /// Reads what the slave has written, without waiting: empty when there is nothing or
     /// the slave is closed.
     public func readNow(maxCount: Int = 4096) throws(SerialError) -> [UInt8] {
-        try withMaster { fd throws(SerialError) in
-            var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
-            let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if count > 0 { return Array(buffer.prefix(count)) }
-            if count == 0 { return [] }
-            let error = currentErrno()
-            // EIO: no slave is open. EAGAIN: nothing to read.
-            if error == .ioError || error == .resourceTemporarilyUnavailable { return [] }
-            throw .system(operation: "read", path: slavePath, errno: error)
-        }
+        var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+        let count = try readNow(into: &buffer)
+        return Array(buffer.prefix(count))
     }
 
     /// Writes toward the slave without waiting; returns how many bytes the pty took

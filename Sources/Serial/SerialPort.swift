@@ -154,36 +154,16 @@ public final class SerialPort: Sendable {
     /// - Throws: `.hangUp` when the device hung up (end of file, `EIO`, or `POLLHUP` with
     ///   nothing to read), `.closed`, `.cancelled` if the task was cancelled.
     public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
-        while true {
-            if let bytes = try readNow(maxCount: maxCount) { return bytes }
-            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
-            if readiness.cancelled {
-                if isClosed { throw .closed(path: path) }
-                throw .cancelled(operation: "read", path: path)
-            }
-            if readiness.revents == 0 { return [] }
-            if readiness.isHangUp && !readiness.isReadable {
-                // A read now tells end-of-file (hang-up) from a last buffered byte.
-                if let bytes = try readNow(maxCount: maxCount) { return bytes }
-                throw .hangUp(path: path)
-            }
-        }
+        var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+        let count = try await read(into: &buffer, deadline: deadline)
+        return Array(buffer.prefix(count))
     }
 
     /// ``read(maxCount:deadline:)`` into `buffer` (up to its count), without allocating:
     /// the number of bytes read, 0 when the deadline passed first.
     public func read(into buffer: inout [UInt8], deadline: ContinuousClock.Instant?) async throws(SerialError) -> Int {
         while true {
-            let count = try withDescriptor("read") { fd throws(SerialError) -> Int in
-                let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-                if count > 0 { return count }
-                if count == 0 { throw .hangUp(path: path) }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return 0 }
-                if error == .ioError { throw .hangUp(path: path) }
-                throw .system(operation: "read", path: path, errno: error)
-            }
-            if count > 0 { return count }
+            if let count = try readNow(into: &buffer) { return count }
             let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
             if readiness.cancelled {
                 if isClosed { throw .closed(path: path) }
@@ -191,10 +171,8 @@ public final class SerialPort: Sendable {
             }
             if readiness.revents == 0 { return 0 }
             if readiness.isHangUp && !readiness.isReadable {
-                if let bytes = try readNow(maxCount: 1) {
-                    buffer[0] = bytes[0]
-                    return 1
-                }
+                // A read now tells end-of-file (hang-up) from a last buffered byte.
+                if let count = try readNow(into: &buffer) { return count }
                 throw .hangUp(path: path)
             }
         }
@@ -202,10 +180,16 @@ public final class SerialPort: Sendable {
 
     /// Reads what is buffered without waiting: `nil` when nothing is there.
     public func readNow(maxCount: Int = 4096) throws(SerialError) -> [UInt8]? {
-        try withDescriptor("read") { fd throws(SerialError) -> [UInt8]? in
-            var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+        var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
+        return try readNow(into: &buffer).map { Array(buffer.prefix($0)) }
+    }
+
+    /// Reads what is buffered into `buffer` without waiting: the count, `nil` when nothing
+    /// is there. - Throws: `.hangUp` at end-of-file or `EIO`.
+    private func readNow(into buffer: inout [UInt8]) throws(SerialError) -> Int? {
+        try withDescriptor("read") { fd throws(SerialError) -> Int? in
             let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if count > 0 { return Array(buffer.prefix(count)) }
+            if count > 0 { return count }
             if count == 0 { throw .hangUp(path: path) }
             let error = currentErrno()
             if error == .resourceTemporarilyUnavailable { return nil }
