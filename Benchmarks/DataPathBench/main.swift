@@ -165,8 +165,6 @@ func carrierLossTimes(rounds: Int) async throws -> [Double] {
     let locks = FileManager.default.temporaryDirectory.appendingPathComponent("datapath-bench-locks-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: locks, withIntermediateDirectories: true)
     var timing = ModemTiming()
-    timing.resetSettle = .milliseconds(20)
-    timing.interCommand = .milliseconds(20)
     timing.escapeGuard = .milliseconds(250)
     let manager = ConnectionManager(configuration: .init(lockDirectory: locks, timing: timing),
                                     logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))

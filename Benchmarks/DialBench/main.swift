@@ -69,9 +69,9 @@ func measure(faults: FaultSet) async throws -> [Run] {
     return runs
 }
 
-let deliberate = timing.resetSettle + timing.interCommand * 2
+let deliberate = timing.interCommand * 2
 print("dial-bench: \(iterations) dials per modem kind, default ModemTiming")
-print("fake modem answer delay: \(milliseconds(answerDelay)) ms; stack's deliberate pauses (ATZ settle \(milliseconds(timing.resetSettle)) ms + 2 × inter-command \(milliseconds(timing.interCommand)) ms): \(milliseconds(deliberate)) ms")
+print("fake modem answer delay: \(milliseconds(answerDelay)) ms; stack's deliberate pauses (2 × inter-command \(milliseconds(timing.interCommand)) ms): \(milliseconds(deliberate)) ms")
 let honest = try await measure(faults: FaultSet())
 print("dial → Connected:                    \(summary(honest.map(\.connect)))")
 print("  overhead (minus the modem's delay): \(summary(honest.map { $0.connect - answerDelay }))")

@@ -168,6 +168,8 @@ extension ATCommand {
         case model
         /// `+GMR`: revision.
         case revision
+        /// `+GSN`: serial number.
+        case serialNumber
         /// `+FCLASS=0`: data mode (not fax or voice).
         case dataMode
         /// `D<dial string>`: dial. Must end the line.
@@ -194,6 +196,7 @@ extension ATCommand {
             case .manufacturer: return "+GMI"
             case .model: return "+GMM"
             case .revision: return "+GMR"
+            case .serialNumber: return "+GSN"
             case .dataMode: return "+FCLASS=0"
             case .dial(let number): return "D" + number.normalized
             }
@@ -210,7 +213,7 @@ extension ATCommand {
         /// Whether this is an extended-syntax (`+`) command.
         var isExtended: Bool {
             switch self {
-            case .capabilities, .manufacturer, .model, .revision, .dataMode: return true
+            case .capabilities, .manufacturer, .model, .revision, .serialNumber, .dataMode: return true
             default: return false
             }
         }

@@ -1,30 +1,47 @@
 import Logging
 import Serial
 
-/// Time limits of a ``ModemSession``. The defaults suit real modems (HAYES-REFERENCE §8);
-/// tests against the fake modem shorten them.
+/// Time limits of a ``ModemSession``. Nothing here is a fixed wait on the normal path: each
+/// limit bounds a wait that ends as soon as the modem answers (HAYES-REFERENCE §8). Tests
+/// against the fake modem shorten them.
 public struct ModemTiming: Sendable, Equatable {
     /// Deadline for an ordinary command's final result.
     public var command: Duration = .seconds(3)
-    /// Deadline for the answer to `ATZ`.
+    /// Deadline for the answer to `ATZ`, and then for the modem to answer `AT` (ready).
     public var reset: Duration = .seconds(3)
-    /// Pause after `ATZ` before the next command (some modems say OK, then keep resetting).
-    public var resetSettle: Duration = .milliseconds(600)
-    /// Pause after a final result before the next command line.
-    public var interCommand: Duration = .milliseconds(100)
+    /// How long each `AT` asking whether the modem is ready after `ATZ` waits for `OK`
+    /// (some modems say OK, then keep resetting and lose what is sent meanwhile).
+    public var readyPoll: Duration = .milliseconds(100)
+    /// Deadline for the first `AT` of a session and for `ATQ0V1E0` after it. A modem that
+    /// answers neither is taken for one left online, and the recovery ladder starts.
+    public var wake: Duration = .milliseconds(500)
+    /// Pause after a final result before the next command line: none by default. A modem
+    /// that loses commands sent too soon teaches the channel its pause (``CommandPacing``).
+    public var interCommand: Duration = .zero
+    /// Silence after a command line (no echo, no byte) after which it counts as lost and
+    /// is written again (only commands that are safe to repeat).
+    public var lostCommandWindow: Duration = .milliseconds(250)
     /// Quiet time after a lone CR before a V0 result is taken as complete.
     public var quietFlush: Duration = .milliseconds(50)
-    /// How long DTR stays dropped.
-    public var dtrDrop: Duration = .milliseconds(500)
-    /// How long to wait for confirmation (carrier gone, `NO CARRIER`, `OK`) after each
-    /// hang-up step.
+    /// The longest DTR stays dropped waiting for the modem to confirm on-hook (`NO CARRIER`,
+    /// `OK`, carrier-detect falling); it is raised as soon as the modem confirms. The wait is
+    /// at least the escape guard time, because that silence must precede `+++` anyway.
+    public var dtrDrop: Duration = .milliseconds(200)
+    /// How long to wait for confirmation (`NO CARRIER`, `OK`) after each hang-up step
+    /// beyond the modem's own delay (the guard time after `+++`).
     public var hangUpConfirm: Duration = .seconds(2)
-    /// The modem's escape guard time (S12 in fiftieths of a second; 50 = 1 s), plus margin.
-    public var escapeGuard: Duration = .milliseconds(1100)
+    /// The silence before `+++`. `nil`: the modem's own guard time (S12, read at init) plus
+    /// ``guardMargin``, or 1.1 s when S12 could not be read.
+    public var escapeGuard: Duration?
+    /// What is added to the modem's guard time (S12) for the silence around `+++`.
+    public var guardMargin: Duration = .milliseconds(50)
     /// Deadline for `NO CARRIER` after aborting a dial.
     public var abortDial: Duration = .seconds(3)
     /// How often carrier-detect is sampled while online, on ports that have modem lines.
     public var carrierPoll: Duration = .milliseconds(50)
+
+    /// The guard time assumed when the modem's S12 cannot be read: 1 s (S12 = 50) + 100 ms.
+    public static let fallbackEscapeGuard = Duration.milliseconds(1100)
 
     /// The defaults.
     public init() {}
@@ -120,7 +137,8 @@ public struct HangUpReport: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// One modem on one open port: commands with deadlines, the init sequence, dialing,
-/// watching the carrier, and the hang-up ladder.
+/// watching the carrier, and the hang-up ladder. Every AT command swift-ras sends goes
+/// through a session (and its ``CommandChannel``); discovery probes through one too.
 ///
 /// The session is used by one task at a time (the connection that owns the port); it is
 /// an actor so that it can be handed between tasks, not so that calls can overlap.
@@ -141,47 +159,64 @@ public actor ModemSession {
     public let port: SerialPort
     /// The time limits.
     public let timing: ModemTiming
-    /// The init string sent when an entry gives none (after `ATZ`).
-    public static let defaultInit: ATCommand = (try? ATCommand(parts: [
-        .echo(false), .quiet(false), .verbose(true), .resultCodes(.x4), .dcd(.followsCarrier),
-        .dtr(.hangUp), .setRegister(0, 0), .dataMode,
-    ])) ?? .attention
+    /// The init string sent when none is given (after `ATZ`): no echo, results on and
+    /// verbal, all result codes, DCD follows the carrier, DTR drop hangs up, no auto-answer.
+    /// The one default of swift-ras (phonebook entries without `InitString` get it too).
+    public static let defaultInitString = "ATE0 Q0 V1 X4 &C1 &D2 S0=0"
+    /// ``defaultInitString`` as a command line.
+    public static let defaultInit: ATCommand = (try? ATCommand(initString: defaultInitString)) ?? .attention
+    /// `ATQ0V1E0`: results on, verbal, no echo — what wakes a modem left in `Q1` (which
+    /// looks dead otherwise) and what a probe sends first.
+    public static let resultsOn: ATCommand = (try? ATCommand(parts: [.quiet(false), .verbose(true), .echo(false)]))
+        ?? .attention
 
     /// The mode the session believes the modem is in.
     public internal(set) var mode: Mode = .command
     /// Bytes received while online.
     public private(set) var bytesReceived = 0
+    /// The modem's escape guard time (S12), when the init could read it.
+    public private(set) var guardTime: Duration?
 
-    var logger: Logger
-    /// Numeric mode on: a digits line ended by a lone CR is a V0 result, one ended by CR LF
-    /// is info, and verbal results are recognised as always — so the session understands
-    /// a modem in V0 or V1 without having to know which.
-    private var decoder = ResponseDecoder(parser: ResultParser(numericMode: true))
-    private var pending: [DecodedLine] = []
-    private var lastFinal: ContinuousClock.Instant?
-    private var needsResync = false
-    /// Whether the modem has given any final result in this session.
-    private var hasAnswered = false
+    let logger: Logger
+    private let channel: CommandChannel
 
-    /// A session on an open port. `logger` gets one line per command and hang-up step.
-    public init(port: SerialPort, timing: ModemTiming = ModemTiming(), logger: Logger) {
+    /// A session on an open port. `logger` gets one line per command and hang-up step
+    /// (none by default).
+    public init(
+        port: SerialPort, timing: ModemTiming = ModemTiming(),
+        logger: Logger = Logger(label: "swift-ras.modem", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.port = port
         self.timing = timing
+        var logger = logger
+        logger[metadataKey: "port"] = "\(port.path)"
         self.logger = logger
-        self.logger[metadataKey: "port"] = "\(port.path)"
+        channel = CommandChannel(port: port, timing: timing, logger: logger)
+    }
+
+    /// The pacing the session's channel uses now (configured, then learned).
+    public var pacing: CommandPacing { channel.pacing }
+
+    /// The last lines heard that were not part of any answer (for "not a modem" reports).
+    public var unansweredLines: [String] { channel.heard }
+
+    /// The silence kept before `+++`: the configured guard, else the modem's S12 plus the
+    /// margin, else ``ModemTiming/fallbackEscapeGuard``.
+    public var escapeGuard: Duration {
+        timing.escapeGuard ?? guardTime.map { $0 + timing.guardMargin } ?? ModemTiming.fallbackEscapeGuard
     }
 
     // MARK: Commands
 
     /// Sends one command line and waits for its final result.
     ///
+    /// - Parameter resynchronising: after an earlier timeout, first flush and send bare
+    ///   `AT` until `OK` (the default). A probe that moves on after silence passes false.
     /// - Returns: the whole answer, whatever the final result (check `final`).
-    /// - Throws: ``ModemError/noResponse(command:)`` when the deadline passes (the next
-    ///   command then first resynchronises: input flushed, bare `AT` until `OK`),
+    /// - Throws: ``ModemError/noResponse(command:)`` when the deadline passes,
     ///   ``ModemError/port(_:)``, ``ModemError/cancelled``.
-    public func send(_ command: ATCommand, timeout: Duration? = nil) async throws(ModemError) -> CommandResponse {
-        if needsResync { try await resynchronise() }
-        return try await exchange(command, timeout: timeout ?? timing.command)
+    public func send(_ command: ATCommand, timeout: Duration? = nil, resynchronising: Bool = true) async throws(ModemError) -> CommandResponse {
+        try await channel.send(command, timeout: timeout ?? timing.command, resynchronising: resynchronising)
     }
 
     /// Sends a command line and requires `OK`.
@@ -192,62 +227,17 @@ public actor ModemSession {
         return response
     }
 
-    /// Sends `command` and collects its answer. Unless the command `goesOnline` (`ATO`), a
-    /// `CONNECT` cannot be its answer and is skipped.
-    private func exchange(_ command: ATCommand, timeout: Duration, goesOnline: Bool = false) async throws(ModemError) -> CommandResponse {
-        try await pace()
-        pending.removeAll()
-        decoder.expectEcho(command)
-        try await write(command.encoded())
-        var collector = ResponseCollector()
-        let deadline = ContinuousClock.now + timeout
-        let started = ContinuousClock.now
-        while true {
-            guard let line = try await nextLine(deadline: deadline) else {
-                needsResync = true
-                logger.debug("no answer", metadata: ["command": "\(command)", "ms": "\(started.duration(to: .now).milliseconds)"])
-                throw .noResponse(command: command.description)
-            }
-            if case .final(.connect) = line.response, !goesOnline {
-                // Line noise can complete a word ("\r\nCONNECT" cut short, then the real
-                // "\r\nOK"): a result this command cannot give is not its answer.
-                logger.debug("ignoring CONNECT: this command cannot go online", metadata: ["command": "\(command)"])
-                continue
-            }
-            if let response = collector.accept(line.response) {
-                lastFinal = .now
-                hasAnswered = true
-                logger.debug("command", metadata: [
-                    "command": "\(command)", "result": "\(response.final)",
-                    "ms": "\(started.duration(to: .now).milliseconds)",
-                ])
-                return response
-            }
-        }
-    }
-
-    /// Flushes stale input and sends bare `AT` until the modem answers `OK` — after a
-    /// timeout a late result must not be read as the answer to the next command.
-    private func resynchronise() async throws(ModemError) {
-        needsResync = false
-        try flushInput()
-        for _ in 0..<3 {
-            do {
-                let response = try await exchange(.attention, timeout: timing.command)
-                if response.final == .ok { return }
-            } catch .noResponse {
-                try flushInput()
-            }
-        }
-        needsResync = true
-        throw .noResponse(command: "AT")
-    }
-
     // MARK: Init and dial
 
-    /// Wakes and resets the modem, then configures it: a CR to end any partial line,
-    /// `ATZ` (if it gets no answer, `ATQ0V1E0` — a modem set to `Q1` looks dead), the
-    /// settle pause, then each of `initStrings` in order (``defaultInit`` when empty).
+    /// Wakes and resets the modem, then configures it:
+    /// 1. a CR to end any partial line, then `AT` (``ModemTiming/wake``); without an answer
+    ///    `ATQ0V1E0` (a `Q1` modem looks dead); without an answer the modem is taken for one
+    ///    left online by another program and recovered: DTR dropped until it confirms,
+    ///    `AT`; then `+++`, `ATH`, `AT`; only then ``ModemError/noResponse(command:)``;
+    /// 2. `ATZ`, then `AT` every ``ModemTiming/readyPoll`` until the modem answers `OK`
+    ///    (within ``ModemTiming/reset``) — no fixed settle time;
+    /// 3. each of `initStrings` in order (``defaultInit`` when empty);
+    /// 4. `ATS12?`: the modem's own escape guard time, used for `+++` when hanging up.
     ///
     /// - Parameter timeout: the deadline for each init line's answer.
     /// - Throws: ``ModemError/noResponse(command:)`` if the modem stays silent,
@@ -263,29 +253,95 @@ public actor ModemSession {
             throw .invalidCommand(error)
         }
         if lines.isEmpty { lines = [ModemSession.defaultInit] }
-        try await write([13])
-        try await sleep(timing.interCommand)
-        try flushInput()
-        decoder.reset()
-        pending.removeAll()
         mode = .command
-        needsResync = false
-        var awake = false
-        do {
-            awake = try await exchange(ATCommand(.reset), timeout: timing.reset).final == .ok
-        } catch .noResponse {
-            try flushInput()
-        }
-        if !awake {
-            // No answer to ATZ: try the probe at once (a resync's bare AT would get no
-            // answer from a Q1 modem either).
-            needsResync = false
-            let probe = (try? ATCommand(parts: [.quiet(false), .verbose(true), .echo(false)])) ?? .attention
-            try await expectOK(probe, timeout: timeout)
-        }
-        try await sleep(timing.resetSettle)
-        try flushInput()
+        channel.needsResync = false
+        try await channel.write([13])
+        try await wake()
+        channel.needsResync = false
+
+        let resetStarted = ContinuousClock.now
+        let reset = try await send(ATCommand(.reset), timeout: timing.reset)
+        guard reset.final == .ok else { throw .rejected(reset.final, command: "ATZ") }
+        try await awaitReady(until: resetStarted + timing.reset)
+
         for line in lines { try await expectOK(line, timeout: timeout) }
+        await readGuardTime()
+    }
+
+    /// `AT`, then `ATQ0V1E0`, then the recovery ladder for a modem left online.
+    private func wake() async throws(ModemError) {
+        if await answers(.attention) { return }
+        if await answers(Self.resultsOn) { return }
+        logger.notice("the modem does not answer AT: recovering it as a modem left online")
+
+        let dtrStart = ContinuousClock.now
+        if let method = try? port.lowerDTR() {
+            let seen = (try? await confirmAfterDTR(limit: max(timing.dtrDrop, escapeGuard))) ?? .nothing
+            try? port.raiseDTR(after: method)
+            logger.info("recovery: DTR dropped", metadata: ["seen": "\(seen)", "ms": "\(dtrStart.duration(to: .now).milliseconds)"])
+            if await answers(.attention) {
+                logger.notice("recovered the modem by dropping DTR")
+                return
+            }
+        }
+        // +++ (the modem answers OK if it was online), then ATH either way.
+        let escaped = await escape()
+        _ = try? await channel.send(ATCommand(.hangUp), timeout: timing.command, resynchronising: false)
+        if await answers(.attention) {
+            logger.notice("recovered the modem with +++ and ATH", metadata: ["escape": "\(escaped ? "OK" : "no answer")"])
+            mode = .command
+            return
+        }
+        channel.needsResync = true
+        throw .noResponse(command: "AT")
+    }
+
+    /// Whether the modem gives any final result to `command` within ``ModemTiming/wake``.
+    private func answers(_ command: ATCommand) async -> Bool {
+        do {
+            _ = try await channel.send(command, timeout: timing.wake, resynchronising: false)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// After `ATZ` answered `OK`: `AT` until `OK`, so the next command is not lost to a modem
+    /// that is still resetting.
+    private func awaitReady(until deadline: ContinuousClock.Instant) async throws(ModemError) {
+        var polls = 0
+        while true {
+            polls += 1
+            do {
+                let response = try await channel.send(.attention, timeout: timing.readyPoll, resynchronising: false)
+                if response.final == .ok {
+                    if polls > 1 { logger.info("modem ready after reset", metadata: ["polls": "\(polls)"]) }
+                    channel.needsResync = false
+                    return
+                }
+            } catch .noResponse {
+                if ContinuousClock.now >= deadline {
+                    channel.needsResync = true
+                    throw .noResponse(command: "AT (after ATZ)")
+                }
+            }
+            if ContinuousClock.now >= deadline { throw .noResponse(command: "AT (after ATZ)") }
+        }
+    }
+
+    /// Reads S12 (the escape guard time, in fiftieths of a second); keeps the configured or
+    /// fallback guard if the modem does not say.
+    private func readGuardTime() async {
+        guard let response = try? await channel.send(ATCommand(.queryRegister(12)), timeout: timing.command),
+              response.final == .ok,
+              let text = response.info.first(where: { $0.contains(where: \.isNumber) }),
+              let value = Int(text.filter { $0 != " " && $0 != "\t" }), (0...255).contains(value)
+        else {
+            logger.debug("S12 not readable: keeping the configured escape guard")
+            return
+        }
+        guardTime = .milliseconds(value * 20)
+        logger.debug("escape guard time", metadata: ["S12": "\(value)", "ms": "\(value * 20)"])
     }
 
     /// Sends the dial command (`ATD` + `dialString`, e.g. `T5551234`) and waits up to
@@ -297,17 +353,14 @@ public actor ModemSession {
     ///   dialing: call ``hangUp()`` next, which aborts it), ``ModemError/port(_:)``.
     public func dial(_ dialString: DialString, timeout: Duration) async throws(ModemError) -> DialOutcome {
         let command = ATCommand(.dial(dialString))
-        if needsResync { try await resynchronise() }
-        try await pace()
-        pending.removeAll()
-        decoder.expectEcho(command)
-        try await write(command.encoded())
+        if channel.needsResync { try await channel.resynchronise() }
+        try await channel.begin(command)
         mode = .dialing
         logger.info("dialing", metadata: ["command": "\(command)"])
         var collector = ResponseCollector()
         let deadline = ContinuousClock.now + timeout
         while true {
-            guard let line = try await nextLine(deadline: deadline) else {
+            guard let line = try await channel.nextLine(deadline: deadline) else {
                 let junk = collector.collectedInfo + collector.collectedUnrecognised
                 logger.info("dial deadline passed", metadata: ["junk": "\(junk)"])
                 _ = await abortDial()
@@ -316,7 +369,7 @@ public actor ModemSession {
             // A data dial never answers OK: that would be line noise completing a word.
             if line.response == .final(.ok) { continue }
             guard let response = collector.accept(line.response) else { continue }
-            lastFinal = .now
+            channel.noteFinal()
             switch response.final {
             case .connect(let info):
                 mode = .online
@@ -337,17 +390,17 @@ public actor ModemSession {
     public func abortDial() async -> Bool {
         guard mode == .dialing else { return true }
         do {
-            try await write([13])
+            try await channel.write([13])
             let deadline = ContinuousClock.now + timing.abortDial
-            while let line = try await nextLine(deadline: deadline) {
+            while let line = try await channel.nextLine(deadline: deadline) {
                 if case .final = line.response {
                     mode = .command
-                    lastFinal = .now
+                    channel.noteFinal()
                     return true
                 }
             }
         } catch {}
-        needsResync = true
+        channel.needsResync = true
         return false
     }
 
@@ -386,7 +439,7 @@ public actor ModemSession {
             }
             bytesReceived += bytes.count
             if !bytes.isEmpty { lastData = .now }
-            for line in decoder.feed(bytes) where line.response == .final(.noCarrier) {
+            for line in channel.decode(bytes) where line.response == .final(.noCarrier) {
                 mode = .command
                 logger.info("carrier lost", metadata: ["bytes": "\(bytesReceived)"])
                 return .carrierLost
@@ -402,12 +455,13 @@ public actor ModemSession {
     // MARK: Hang-up
 
     /// Puts the modem on-hook, escalating until it confirms (HAYES-REFERENCE §6):
-    /// abort a dial in progress; in command mode, `ATH`; online, drop DTR and wait for
-    /// carrier-detect to fall or `NO CARRIER`; else `+++` with the guard time, then `ATH`,
-    /// verified (carrier-detect low, or `ATO` not answering `CONNECT`); else report
-    /// ``HangUpReport/Method/hupclClose``: the caller closes the port with `HUPCL` set.
-    /// Every rung is bounded by ``ModemTiming`` and logged with its duration. Never throws:
-    /// the report says what was confirmed.
+    /// abort a dial in progress; in command mode, `ATH`; online, drop DTR until
+    /// carrier-detect falls, `NO CARRIER` or `OK` arrives (at most ``ModemTiming/dtrDrop``,
+    /// stretched to the escape guard); else `+++` after the modem's guard time of silence,
+    /// then `ATH`, verified (carrier-detect low, or `ATO` not answering `CONNECT`); else
+    /// report ``HangUpReport/Method/hupclClose``: the caller closes the port with `HUPCL`
+    /// set. Every rung ends as soon as the modem answers, is bounded by ``ModemTiming`` and
+    /// is logged with its duration. Never throws: the report says what was confirmed.
     public func hangUp() async -> HangUpReport {
         var steps: [HangUpReport.Step] = []
         func record(_ name: String, since start: ContinuousClock.Instant, _ outcome: String) {
@@ -417,9 +471,8 @@ public actor ModemSession {
         }
         func finish(_ method: HangUpReport.Method, confirmed: Bool) -> HangUpReport {
             if confirmed { mode = .command }
-            try? flushInput()
-            decoder.reset()
-            pending.removeAll()
+            try? channel.flushInput()
+            channel.clear()
             let report = HangUpReport(method: method, confirmed: confirmed, steps: steps)
             logger.info("hang-up done", metadata: ["report": "\(report)"])
             return report
@@ -434,7 +487,7 @@ public actor ModemSession {
             if !port.deviceIsPresent { return finish(.deviceGone, confirmed: false) }
             if aborted { return finish(.abortDial, confirmed: true) }
         }
-        if !hasAnswered {
+        if !channel.hasAnswered {
             // The modem never said a word in this session (dead, unpowered, not a modem):
             // there is nobody to confirm anything. Drop DTR for good measure and close.
             start = .now
@@ -445,7 +498,7 @@ public actor ModemSession {
         if mode == .command {
             start = .now
             do {
-                let response = try await exchange(ATCommand(.hangUp), timeout: timing.command)
+                let response = try await channel.send(ATCommand(.hangUp), timeout: timing.command, resynchronising: false)
                 record("ATH", since: start, "\(response.final)")
                 if response.final == .ok { return finish(.commandMode, confirmed: true) }
             } catch {
@@ -455,13 +508,14 @@ public actor ModemSession {
             // No sensible answer: the modem may be online after all. Escalate.
         }
 
-        // Rung 1: DTR.
+        // Rung 1: DTR, low only until the modem confirms.
         if mode != .onlineCommand {
             start = .now
             do {
-                let method = try await port.dropDTR(for: timing.dtrDrop)
-                let seen = try await confirmAfterDTR()
-                record("dtr", since: start, "\(method.rawValue): \(seen)")
+                let method = try port.lowerDTR()
+                let seen = try await confirmAfterDTR(limit: max(timing.dtrDrop, escapeGuard))
+                try port.raiseDTR(after: method)
+                record("dtr", since: start, "\(method.rawValue): \(seen.rawValue)")
                 switch seen {
                 case .onHook: return finish(.dtr, confirmed: true)
                 case .onlineCommand: mode = .onlineCommand
@@ -481,7 +535,7 @@ public actor ModemSession {
         }
         start = .now
         do {
-            let response = try await exchange(ATCommand(.hangUp), timeout: timing.command)
+            let response = try await channel.send(ATCommand(.hangUp), timeout: timing.command, resynchronising: false)
             record("ATH", since: start, "\(response.final)")
         } catch {
             record("ATH", since: start, "\(error)")
@@ -499,37 +553,44 @@ public actor ModemSession {
 
     private enum DTRConfirmation: String { case onHook = "on-hook", onlineCommand = "online-command", nothing = "no sign" }
 
-    /// After a DTR drop: carrier-detect low (ports with modem lines), `NO CARRIER`
-    /// (hung up), or `OK` (`&D1`: online-command mode, call still up).
-    private func confirmAfterDTR() async throws(ModemError) -> DTRConfirmation {
-        let deadline = ContinuousClock.now + timing.hangUpConfirm
+    /// While DTR is low: carrier-detect low (ports with modem lines), `NO CARRIER` (hung
+    /// up), or `OK` (`&D1`: online-command mode, call still up) — whichever comes first,
+    /// for at most `limit`.
+    private func confirmAfterDTR(limit: Duration) async throws(ModemError) -> DTRConfirmation {
+        let deadline = ContinuousClock.now + limit
         let hasLines = (try? port.modemLines()) != nil
         while ContinuousClock.now < deadline {
             if hasLines, let lines = try? port.modemLines(), !lines.contains(.dcd) { return .onHook }
-            let step = min(deadline, .now + (hasLines ? timing.carrierPoll : timing.hangUpConfirm))
-            guard let line = try await nextLine(deadline: step) else { continue }
+            let step = hasLines ? min(deadline, .now + timing.carrierPoll) : deadline
+            guard let line = try await channel.nextLine(deadline: step) else { continue }
             switch line.response {
-            case .final(.noCarrier): return .onHook
-            case .final(.ok): return .onlineCommand
+            case .final(.noCarrier):
+                channel.noteFinal()
+                return .onHook
+            case .final(.ok):
+                channel.noteFinal()
+                return .onlineCommand
             default: continue
             }
         }
         return .nothing
     }
 
-    /// `+++` with silence of the guard time before and after; true if the modem said `OK`.
+    /// `+++` after the guard time of silence (counted from the last byte written, so time
+    /// spent waiting on DTR counts), then the modem's `OK` after its own guard time; true
+    /// if it came.
     private func escape() async -> Bool {
+        let guardTime = escapeGuard
         do {
-            try await sleep(timing.escapeGuard)
-            try flushInput()
-            pending.removeAll()
-            try await write(ATCommand.escapeSequence() ?? [43, 43, 43])
-            try await sleep(timing.escapeGuard)
-            let deadline = ContinuousClock.now + timing.hangUpConfirm
-            while let line = try await nextLine(deadline: deadline) {
+            try await channel.sleep(until: (channel.lastWrite ?? .now) + guardTime)
+            try channel.flushInput()
+            channel.clear()
+            try await channel.write(ATCommand.escapeSequence() ?? [43, 43, 43])
+            let deadline = ContinuousClock.now + guardTime + timing.hangUpConfirm
+            while let line = try await channel.nextLine(deadline: deadline) {
                 if line.response == .final(.ok) {
                     mode = .onlineCommand
-                    lastFinal = .now
+                    channel.noteFinal()
                     return true
                 }
             }
@@ -543,7 +604,7 @@ public actor ModemSession {
     private func verifyOnHook() async -> Bool {
         if let lines = try? port.modemLines() { return !lines.contains(.dcd) }
         do {
-            let response = try await exchange(ATCommand(.online), timeout: timing.command, goesOnline: true)
+            let response = try await channel.send(ATCommand(.online), timeout: timing.command, goesOnline: true, resynchronising: false)
             if case .connect = response.final {
                 mode = .online
                 return false
@@ -557,61 +618,11 @@ public actor ModemSession {
 
     // MARK: Port plumbing
 
-    private func nextLine(deadline: ContinuousClock.Instant) async throws(ModemError) -> DecodedLine? {
-        while true {
-            if !pending.isEmpty { return pending.removeFirst() }
-            let now = ContinuousClock.now
-            if now >= deadline && !decoder.hasPendingLine { return nil }
-            let readUntil = decoder.hasPendingLine ? min(deadline, now + timing.quietFlush) : deadline
-            let bytes: [UInt8]
-            do {
-                bytes = try await port.read(deadline: readUntil)
-            } catch .cancelled {
-                throw .cancelled
-            } catch {
-                throw .port(error)
-            }
-            if bytes.isEmpty {
-                if decoder.hasPendingLine { pending += decoder.flush() }
-                if pending.isEmpty && ContinuousClock.now >= deadline { return nil }
-                continue
-            }
-            logger.trace("received", metadata: ["bytes": "\(bytes.escapedForLog)"])
-            pending += decoder.feed(bytes)
-        }
-    }
-
-    private func write(_ bytes: [UInt8]) async throws(ModemError) {
-        logger.trace("sending", metadata: ["bytes": "\(bytes.escapedForLog)"])
-        do {
-            try await port.write(bytes, deadline: .now + timing.command)
-        } catch .cancelled {
-            throw .cancelled
-        } catch {
-            throw .port(error)
-        }
-    }
-
-    private func flushInput() throws(ModemError) {
-        do { try port.flush(.input) } catch { throw .port(error) }
-    }
-
     private func setIgnoresCarrier(_ ignores: Bool, hangUpOnClose: Bool = true) throws(SerialError) {
         var options = try port.currentOptions()
         options.ignoresCarrier = ignores
         options.hangUpOnClose = hangUpOnClose
         try port.configure(options)
-    }
-
-    /// Keeps at least ``ModemTiming/interCommand`` between a final result and the next line.
-    private func pace() async throws(ModemError) {
-        guard let lastFinal else { return }
-        let ready = lastFinal + timing.interCommand
-        if ready > .now { try await sleep(ContinuousClock.now.duration(to: ready)) }
-    }
-
-    private func sleep(_ duration: Duration) async throws(ModemError) {
-        do { try await Task.sleep(for: duration) } catch { throw .cancelled }
     }
 }
 

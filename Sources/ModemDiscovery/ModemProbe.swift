@@ -9,8 +9,9 @@ public struct ProbeSettings: Sendable, Hashable {
     /// How long to wait for the final result of each command. wvdialconf waits 0.5 s;
     /// SiLabs modems answer within 200 ms; ModemManager allows 3 s per `AT`.
     public var answerTimeout: Duration
-    /// The pause after a final result before the next command line (V.250 modems want
-    /// ≥ 100 ms, see HAYES-REFERENCE §1).
+    /// The pause after a final result before the next command line: none by default; a
+    /// modem that loses commands sent too soon teaches the session its pause (see
+    /// `CommandPacing`), which is remembered for the port.
     public var commandGap: Duration
     /// How long the line must stay quiet before a line ended by a lone CR is taken as
     /// complete (see `LineFramer`).
@@ -19,11 +20,11 @@ public struct ProbeSettings: Sendable, Hashable {
     /// temporary folder.
     public var lockDirectory: String?
 
-    /// Defaults: 115200 bit/s, 1 s per answer, 100 ms between commands, 30 ms quiet time,
+    /// Defaults: 115200 bit/s, 1 s per answer, no pause between commands, 30 ms quiet time,
     /// the standard lock directory.
     public init(
         speed: BaudRate = .b115200, answerTimeout: Duration = .seconds(1),
-        commandGap: Duration = .milliseconds(100), quietTime: Duration = .milliseconds(30),
+        commandGap: Duration = .zero, quietTime: Duration = .milliseconds(30),
         lockDirectory: String? = nil
     ) {
         self.speed = speed
@@ -31,6 +32,17 @@ public struct ProbeSettings: Sendable, Hashable {
         self.commandGap = commandGap
         self.quietTime = quietTime
         self.lockDirectory = lockDirectory
+    }
+
+    /// The session timing of a probe: each answer within ``answerTimeout``, a command
+    /// counted as lost after half of it.
+    var timing: ModemTiming {
+        var timing = ModemTiming()
+        timing.command = answerTimeout
+        timing.interCommand = commandGap
+        timing.quietFlush = quietTime
+        timing.lostCommandWindow = min(timing.lostCommandWindow, answerTimeout / 2)
+        return timing
     }
 }
 
@@ -96,27 +108,30 @@ public struct ModemProbe: Sendable {
         }
         defer { port.close() }
 
-        let commands: ProbeCommands
-        do {
-            commands = try ProbeCommands()
-        } catch {
-            return ProbeResult(status: .failed, detail: "probe command: \(error)")
+        let session = ModemSession(port: port, timing: settings.timing)
+        /// The answer to `command`, or `nil` when the modem stays silent (the probe moves on).
+        func ask(_ command: ATCommand) async throws(ModemError) -> CommandResponse? {
+            do {
+                return try await session.send(command, resynchronising: false)
+            } catch .noResponse {
+                return nil
+            }
         }
-        var session = ProbeSession(port: port, settings: settings)
-        do throws(SerialError) {
-            try port.flush(.input)
-            _ = try await session.send(commands.setup)
-            guard let attention = try await session.send(commands.attention) else {
-                return ProbeResult(status: .notModem, detail: session.silenceReport())
+        do throws(ModemError) {
+            _ = try await ask(ModemSession.resultsOn)
+            guard let attention = try await ask(.attention) else {
+                let heard = await session.unansweredLines
+                let detail = heard.isEmpty ? "no answer to AT" : "no final result to AT; received: " + heard.joined(separator: " | ")
+                return ProbeResult(status: .notModem, detail: detail)
             }
             var identity = ProbedIdentity(attentionResult: attention.final.description)
-            let information = try await session.send(commands.information)
+            let information = try await ask(ATCommand(.identify(0)))
             identity.information = information?.final == .ok ? information?.info ?? [] : []
-            identity.capabilities = Self.capabilities(try await session.send(commands.capabilities))
-            identity.manufacturer = Self.text(try await session.send(commands.manufacturer), prefix: "+GMI:")
-            identity.model = Self.text(try await session.send(commands.model), prefix: "+GMM:")
-            identity.revision = Self.text(try await session.send(commands.revision), prefix: "+GMR:")
-            identity.serialNumber = Self.text(try await session.send(commands.serialNumber), prefix: "+GSN:")
+            identity.capabilities = Self.capabilities(try await ask(ATCommand(.capabilities)))
+            identity.manufacturer = Self.text(try await ask(ATCommand(.manufacturer)), prefix: "+GMI:")
+            identity.model = Self.text(try await ask(ATCommand(.model)), prefix: "+GMM:")
+            identity.revision = Self.text(try await ask(ATCommand(.revision)), prefix: "+GMR:")
+            identity.serialNumber = Self.text(try await ask(ATCommand(.serialNumber)), prefix: "+GSN:")
             return ProbeResult(status: .modem, identity: identity)
         } catch {
             return ProbeResult(status: .failed, detail: error.description)
@@ -149,79 +164,5 @@ public struct ModemProbe: Sendable {
         let trimmed = line.trimmingASCIIWhitespace()
         guard trimmed.uppercased().hasPrefix(prefix) else { return trimmed }
         return String(trimmed.dropFirst(prefix.count)).trimmingASCIIWhitespace()
-    }
-}
-
-/// The command lines of the probe.
-private struct ProbeCommands {
-    let setup: ATCommand
-    let attention = ATCommand.attention
-    let information = ATCommand(.identify(0))
-    let capabilities = ATCommand(.capabilities)
-    let manufacturer = ATCommand(.manufacturer)
-    let model = ATCommand(.model)
-    let revision = ATCommand(.revision)
-    let serialNumber: ATCommand
-
-    init() throws(ATCommandError) {
-        setup = try ATCommand(parts: [.quiet(false), .verbose(true), .echo(false)])
-        serialNumber = try ATCommand(line: "AT+GSN")
-    }
-}
-
-/// One command at a time on an open port.
-private struct ProbeSession {
-    let port: SerialPort
-    let settings: ProbeSettings
-    var decoder = ResponseDecoder()
-    /// The last lines heard that were not an answer (for the "not a modem" report).
-    var heard: [String] = []
-    var lastFinal: ContinuousClock.Instant?
-
-    init(port: SerialPort, settings: ProbeSettings) {
-        self.port = port
-        self.settings = settings
-    }
-
-    /// Writes `command` and collects the answer; `nil` if no final result came in time.
-    mutating func send(_ command: ATCommand) async throws(SerialError) -> CommandResponse? {
-        if let lastFinal {
-            let pause = ContinuousClock.now.duration(to: lastFinal + settings.commandGap)
-            if pause > .zero {
-                do { try await Task.sleep(for: pause) } catch { throw .cancelled(operation: "probe", path: port.path) }
-            }
-        }
-        // Whatever arrived since the last answer is stale (a late result, noise).
-        try port.flush(.input)
-        decoder.reset()
-        let deadline = ContinuousClock.now + settings.answerTimeout
-        try await port.write(command.encoded(), deadline: deadline)
-        decoder.expectEcho(command)
-        var collector = ResponseCollector()
-        while true {
-            let now = ContinuousClock.now
-            if now >= deadline { return nil }
-            let wait = decoder.hasPendingLine ? min(deadline, now + settings.quietTime) : deadline
-            let bytes = try await port.read(deadline: wait)
-            let lines = bytes.isEmpty ? decoder.flush() : decoder.feed(bytes)
-            for line in lines {
-                if let response = collector.accept(line.response) {
-                    lastFinal = .now
-                    return response
-                }
-                if !line.line.isEcho { remember(line.line.text) }
-            }
-        }
-    }
-
-    private mutating func remember(_ text: String) {
-        heard.append(String(text.prefix(80)))
-        if heard.count > 3 { heard.removeFirst() }
-    }
-
-    /// What to say when `AT` got no final result.
-    func silenceReport() -> String {
-        guard !heard.isEmpty else { return "no answer to AT" }
-        return "no final result to AT; received: " + heard.joined(separator: " | ")
     }
 }

@@ -363,7 +363,7 @@ public actor ConnectionManager: RasService {
             let access = connection.portAccess
             let lockDirectory = configuration.lockDirectory
             let options = portOptions(for: settings)
-            let timing = configuration.timing
+            let timing = settings.modemTiming(base: configuration.timing)
             let logger = connectionLogger(connection)
             startWork(handle) {
                 let opened = Self.openPort(

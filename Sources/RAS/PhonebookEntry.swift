@@ -215,6 +215,8 @@ public struct PhonebookEntry: Sendable, Equatable {
     public var initTimeoutSeconds: Int? { number(.initTimeoutSeconds) }
     /// `HangUpGuardMilliseconds`.
     public var hangUpGuardMilliseconds: Int? { number(.hangUpGuardMilliseconds) }
+    /// `InterCommandMilliseconds`.
+    public var interCommandMilliseconds: Int? { number(.interCommandMilliseconds) }
     /// `Framing`: true for `PPP`.
     public var runsPPP: Bool { text(.framing)?.lowercased() == "ppp" }
     /// `PppdPath`.

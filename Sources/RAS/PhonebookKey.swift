@@ -73,8 +73,12 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     public static let dialTimeoutSeconds: PhonebookKey = "DialTimeoutSeconds"
     /// `InitTimeoutSeconds` (swift-ras): how long to wait for each init command's answer (default 5).
     public static let initTimeoutSeconds: PhonebookKey = "InitTimeoutSeconds"
-    /// `HangUpGuardMilliseconds` (swift-ras): the silence around `+++` when hanging up (default 1000).
+    /// `HangUpGuardMilliseconds` (swift-ras): the silence before `+++` when hanging up
+    /// (default: the modem's S12, read at init, plus 50 ms).
     public static let hangUpGuardMilliseconds: PhonebookKey = "HangUpGuardMilliseconds"
+    /// `InterCommandMilliseconds` (swift-ras): the pause after each result before the next
+    /// command line (default none: a modem that loses commands teaches its own pause).
+    public static let interCommandMilliseconds: PhonebookKey = "InterCommandMilliseconds"
 
     /// `Framing` (swift-ras): `PPP` runs pppd on the data path after `CONNECT`; `None`
     /// (default) leaves the data path to whichever program opens it.
@@ -94,7 +98,7 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     public static let numericKeys: Set<PhonebookKey> = [
         .countryCode, .useCountryAndAreaCodes, .useDialingRules, .connectBPS, .hwFlowControl,
         .redialAttempts, .redialSeconds, .idleDisconnectSeconds, .dialTimeoutSeconds,
-        .initTimeoutSeconds, .hangUpGuardMilliseconds,
+        .initTimeoutSeconds, .hangUpGuardMilliseconds, .interCommandMilliseconds,
     ]
 
     /// True when the value of this key must be a number (see ``numericKeys``).

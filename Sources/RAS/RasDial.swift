@@ -1,3 +1,4 @@
+import Hayes
 import Serial
 
 /// What to dial (`RASDIALPARAMS`): a phonebook entry, or an entry-less call to a number.
@@ -141,8 +142,8 @@ public struct RasDialPlan: Sendable, Equatable {
 public struct RasDialSettings: Sendable, Equatable {
     /// The dial prefix when the entry has none: `ATDT` (tone).
     public static let defaultDialPrefix = "ATDT"
-    /// The init string when the entry has none: `ATE0 Q0 V1 X4 &C1 &D2 S0=0`.
-    public static let defaultInitString = "ATE0 Q0 V1 X4 &C1 &D2 S0=0"
+    /// The init string when the entry has none: ``ModemSession/defaultInitString``.
+    public static let defaultInitString = ModemSession.defaultInitString
     /// The prefix before a country code when the entry has none: `00`.
     public static let defaultInternationalPrefix = "00"
     /// How long to wait for the dial's result by default: 60 s (above the usual S7 of 50 s).
@@ -151,8 +152,6 @@ public struct RasDialSettings: Sendable, Equatable {
     public static let defaultInitTimeout = Duration.seconds(5)
     /// The default pause before a redial: 60 s.
     public static let defaultRedialPause = Duration.seconds(60)
-    /// The default silence around `+++` when hanging up: 1 s.
-    public static let defaultHangUpGuard = Duration.milliseconds(1000)
 
     /// The number to dial (dialing rules applied, or the caller's override as is).
     public var phoneNumber: String
@@ -178,10 +177,24 @@ public struct RasDialSettings: Sendable, Equatable {
     public var redialPause: Duration
     /// Hang up after this much idle time; `nil` = never (`IdleDisconnectSeconds` absent, 0 or 4294967295).
     public var idleDisconnect: Duration?
-    /// The silence around `+++` when hanging up (`HangUpGuardMilliseconds`).
-    public var hangUpGuard: Duration
+    /// The silence before `+++` when hanging up (`HangUpGuardMilliseconds`); `nil` = the
+    /// modem's own guard time (S12, read at init) plus a margin.
+    public var hangUpGuard: Duration?
+    /// The pause after each result before the next command line (`InterCommandMilliseconds`);
+    /// `nil` = the manager's timing (none by default).
+    public var interCommand: Duration?
     /// PPP after `CONNECT` (`Framing=PPP`); `nil` = the data path is left to any program.
     public var ppp: PPPSettings?
+
+    /// The modem timing of a connection with these settings: `base` (the manager's) with
+    /// what the entry sets — the guard before `+++`, the pause between commands and the
+    /// deadline of each init command.
+    public func modemTiming(base: ModemTiming) -> ModemTiming {
+        var timing = base
+        if let hangUpGuard { timing.escapeGuard = hangUpGuard }
+        if let interCommand { timing.interCommand = interCommand }
+        return timing
+    }
 
     /// The full dial command line without its CR, e.g. `ATDT5551234`.
     public var dialCommand: String { dialPrefix + phoneNumber }
@@ -200,7 +213,8 @@ public struct RasDialSettings: Sendable, Equatable {
         redialAttempts = 0
         redialPause = Self.defaultRedialPause
         idleDisconnect = nil
-        hangUpGuard = Self.defaultHangUpGuard
+        hangUpGuard = nil
+        interCommand = nil
         ppp = nil
     }
 
@@ -224,7 +238,8 @@ public struct RasDialSettings: Sendable, Equatable {
         if let seconds = entry.idleDisconnectSeconds, seconds != 0, seconds != Int(UInt32.max) {
             idleDisconnect = .seconds(seconds)
         }
-        if let milliseconds = entry.hangUpGuardMilliseconds { hangUpGuard = .milliseconds(milliseconds) }
+        hangUpGuard = entry.hangUpGuardMilliseconds.map { .milliseconds($0) }
+        interCommand = entry.interCommandMilliseconds.map { .milliseconds($0) }
         if entry.runsPPP {
             ppp = PPPSettings(
                 pppdPath: entry.pppdPath ?? PPPSettings.defaultPppdPath, options: entry.pppdOptions,

@@ -319,16 +319,29 @@ public final class SerialPort: Sendable {
     /// modem on the master side watches for.
     @discardableResult
     public func dropDTR(for duration: Duration) async throws(SerialError) -> DTRDropMethod {
+        let method = try lowerDTR()
+        do { try await Task.sleep(for: duration) } catch {}
+        try raiseDTR(after: method)
+        return method
+    }
+
+    /// Drops DTR and leaves it low until ``raiseDTR(after:)``: the DTR line itself, or on a
+    /// device without modem lines (a pseudo-terminal) speed B0.
+    public func lowerDTR() throws(SerialError) -> DTRDropMethod {
         do {
             try setModemLines(.dtr, on: false)
-            do { try await Task.sleep(for: duration) } catch {}
-            try setModemLines(.dtr, on: true)
             return .modemLine
         } catch .unsupported {
             try setSpeedZero()
-            do { try await Task.sleep(for: duration) } catch {}
-            try configure(lastOptions.withLock { $0 })
             return .speedZero
+        }
+    }
+
+    /// Raises DTR again after ``lowerDTR()`` (restoring the speed after B0).
+    public func raiseDTR(after method: DTRDropMethod) throws(SerialError) {
+        switch method {
+        case .modemLine: try setModemLines(.dtr, on: true)
+        case .speedZero: try configure(lastOptions.withLock { $0 })
         }
     }
 

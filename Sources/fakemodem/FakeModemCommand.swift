@@ -64,10 +64,17 @@ struct FakeModemCommand: AsyncParsableCommand {
     @Flag(help: "Set an even-parity bit 7 on bytes sent in command state.")
     var parityBit = false
 
+    @Option(help: "Seconds the modem keeps resetting (ignoring every byte) after ATZ answers OK.")
+    var busyAfterReset: Double?
+
+    @Option(help: "Lose bytes that arrive sooner than this many seconds after a final result.")
+    var commandGap: Double?
+
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if let noise, !(0...1).contains(noise) { throw ValidationError("--noise is a probability from 0 to 1") }
-        for (name, value) in [("--late-results", lateResults), ("--slow", slow), ("--spurious-rings", spuriousRings)] {
+        for (name, value) in [("--late-results", lateResults), ("--slow", slow), ("--spurious-rings", spuriousRings),
+                              ("--busy-after-reset", busyAfterReset), ("--command-gap", commandGap)] {
             if let value, !(value >= 0 && value <= 86_400) { throw ValidationError("\(name) takes seconds from 0 to 86400") }
         }
         if let dropFirstLines, dropFirstLines < 0 { throw ValidationError("--drop-first-lines cannot be negative") }
@@ -122,6 +129,8 @@ struct FakeModemCommand: AsyncParsableCommand {
         if omitLeadingCRLF { faults.omitsLeadingCRLF = true }
         if let spuriousRings, spuriousRings > 0 { faults.spuriousRingInterval = .milliseconds(Int(spuriousRings * 1000)) }
         if parityBit { faults.parityBit = true }
+        if let busyAfterReset { faults.busyAfterReset = .milliseconds(Int(busyAfterReset * 1000)) }
+        if let commandGap { faults.minimumCommandGap = .milliseconds(Int(commandGap * 1000)) }
     }
 
     private func linkPaths(count: Int) -> [String] {

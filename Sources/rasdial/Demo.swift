@@ -21,7 +21,7 @@ struct Demo {
     /// short modem timings, so the demo takes a few seconds.
     static let daemonOptions = [
         "--no-discovery",
-        "--reset-settle-ms", "50", "--inter-command-ms", "20", "--dtr-drop-ms", "100",
+        "--inter-command-ms", "20", "--dtr-drop-ms", "100",
         "--hangup-confirm-ms", "1000", "--escape-guard-ms", "200", "--abort-dial-ms", "1000",
         "--carrier-poll-ms", "50", "--command-timeout-ms", "2000", "--shutdown-timeout", "10",
     ]

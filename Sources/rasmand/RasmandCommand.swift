@@ -65,22 +65,28 @@ struct RasmandCommand: AsyncParsableCommand {
     @Option(name: .customLong("command-timeout-ms"), help: ArgumentHelp("Deadline for an ordinary AT command's result.", valueName: "ms"))
     var commandTimeout: Int?
 
-    @Option(name: .customLong("reset-timeout-ms"), help: ArgumentHelp("Deadline for the answer to ATZ.", valueName: "ms"))
+    @Option(name: .customLong("reset-timeout-ms"), help: ArgumentHelp("Deadline for the answer to ATZ and for the modem to be ready after it.", valueName: "ms"))
     var resetTimeout: Int?
 
-    @Option(name: .customLong("reset-settle-ms"), help: ArgumentHelp("Pause after ATZ before the next command.", valueName: "ms"))
-    var resetSettle: Int?
+    @Option(name: .customLong("ready-poll-ms"), help: ArgumentHelp("How long each AT asking whether the modem is ready after ATZ waits.", valueName: "ms"))
+    var readyPoll: Int?
 
-    @Option(name: .customLong("inter-command-ms"), help: ArgumentHelp("Pause between command lines.", valueName: "ms"))
+    @Option(name: .customLong("wake-ms"), help: ArgumentHelp("Deadline for the first AT of a dial; silence starts the recovery of a modem left online.", valueName: "ms"))
+    var wake: Int?
+
+    @Option(name: .customLong("inter-command-ms"), help: ArgumentHelp("Pause between command lines (default none; entries may set InterCommandMilliseconds).", valueName: "ms"))
     var interCommand: Int?
 
-    @Option(name: .customLong("dtr-drop-ms"), help: ArgumentHelp("How long DTR stays dropped when hanging up.", valueName: "ms"))
+    @Option(name: .customLong("lost-command-ms"), help: ArgumentHelp("Silence after which a command line counts as lost and is sent again.", valueName: "ms"))
+    var lostCommand: Int?
+
+    @Option(name: .customLong("dtr-drop-ms"), help: ArgumentHelp("The longest DTR stays dropped waiting for the modem to confirm on-hook.", valueName: "ms"))
     var dtrDrop: Int?
 
     @Option(name: .customLong("hangup-confirm-ms"), help: ArgumentHelp("How long to wait for each hang-up step to be confirmed.", valueName: "ms"))
     var hangUpConfirm: Int?
 
-    @Option(name: .customLong("escape-guard-ms"), help: ArgumentHelp("The silence around +++ (the modem's S12 plus margin).", valueName: "ms"))
+    @Option(name: .customLong("escape-guard-ms"), help: ArgumentHelp("The silence before +++ (default: the modem's S12, read at init, plus 50 ms).", valueName: "ms"))
     var escapeGuard: Int?
 
     @Option(name: .customLong("abort-dial-ms"), help: ArgumentHelp("Deadline for NO CARRIER after aborting a dial.", valueName: "ms"))
@@ -102,7 +108,8 @@ struct RasmandCommand: AsyncParsableCommand {
         }
         let timings: [(String, Int?)] = [
             ("--command-timeout-ms", commandTimeout), ("--reset-timeout-ms", resetTimeout),
-            ("--reset-settle-ms", resetSettle), ("--inter-command-ms", interCommand), ("--dtr-drop-ms", dtrDrop),
+            ("--ready-poll-ms", readyPoll), ("--wake-ms", wake), ("--inter-command-ms", interCommand),
+            ("--lost-command-ms", lostCommand), ("--dtr-drop-ms", dtrDrop),
             ("--hangup-confirm-ms", hangUpConfirm), ("--escape-guard-ms", escapeGuard),
             ("--abort-dial-ms", abortDial), ("--carrier-poll-ms", carrierPoll),
         ]
@@ -167,8 +174,10 @@ struct RasmandCommand: AsyncParsableCommand {
         var timing = ModemTiming()
         if let commandTimeout { timing.command = .milliseconds(commandTimeout) }
         if let resetTimeout { timing.reset = .milliseconds(resetTimeout) }
-        if let resetSettle { timing.resetSettle = .milliseconds(resetSettle) }
+        if let readyPoll { timing.readyPoll = .milliseconds(readyPoll) }
+        if let wake { timing.wake = .milliseconds(wake) }
         if let interCommand { timing.interCommand = .milliseconds(interCommand) }
+        if let lostCommand { timing.lostCommandWindow = .milliseconds(lostCommand) }
         if let dtrDrop { timing.dtrDrop = .milliseconds(dtrDrop) }
         if let hangUpConfirm { timing.hangUpConfirm = .milliseconds(hangUpConfirm) }
         if let escapeGuard { timing.escapeGuard = .milliseconds(escapeGuard) }

@@ -17,15 +17,20 @@ struct ModemSessionTests {
         let port: SerialPort
         let session: ModemSession
 
-        init(faults: FaultSet = FaultSet(), profile: String = "", otherwise: CallOutcome = .connect("CONNECT 33600", delay: .milliseconds(30))) async throws {
+        init(
+            faults: FaultSet = FaultSet(), profile: String = "", s12: Int = 10,
+            otherwise: CallOutcome = .connect("CONNECT 33600", delay: .milliseconds(30)),
+            timing: ModemTiming = ModemSessionTests.timing
+        ) async throws {
             var modem = ModemSettings()
-            modem.registers[12] = 10
+            modem.registers[12] = s12
             modem.faults = faults
             modem.profile = profile
             bank = try FakeModemBank(scenario: Scenario(modemDefaults: modem, otherwise: otherwise))
             try await bank.start()
+            CommandPacing.forget(bank.modems[0].slavePath)
             port = try SerialPort(path: bank.modems[0].slavePath)
-            session = ModemSession(port: port, timing: ModemSessionTests.timing, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            session = ModemSession(port: port, timing: timing, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
 
         func finish() async {
@@ -67,7 +72,8 @@ struct ModemSessionTests {
         await sleepy.finish()
 
         let dead = try await Bench(faults: FaultSet(droppedFirstLines: 1000))
-        await #expect(throws: ModemError.noResponse(command: "ATQ0V1E0")) { try await dead.session.initialize() }
+        // Silent to AT and ATQ0V1E0, to a DTR drop and to +++/ATH: nothing more to try.
+        await #expect(throws: ModemError.noResponse(command: "AT")) { try await dead.session.initialize() }
         await dead.finish()
     }
 
@@ -178,5 +184,146 @@ struct ModemSessionTests {
         try await Task.sleep(for: .milliseconds(400))
         #expect(try await bench.session.send(.attention).final == .ok)
         await bench.finish()
+    }
+
+    // MARK: Readiness instead of fixed waits
+
+    @Test("after ATZ the modem is asked whether it is ready: nothing is lost to one still resetting")
+    func readinessAfterReset() async throws {
+        let bench = try await Bench(faults: FaultSet(busyAfterReset: .milliseconds(300)))
+        try await bench.session.initialize()
+        let events = bench.bank.modems[0].events
+        #expect(events.contains("fault lost-input busy-after-reset"), "the modem was still resetting: \(events)")
+        // The readiness AT took the loss; the init line itself was never lost or sent twice.
+        let initLines = events.filter { $0.hasPrefix("command ATE0") }
+        #expect(initLines.count == 1, "\(events)")
+        #expect(await bench.session.pacing.interCommand == .zero, "nothing was learned: no command was lost")
+        await bench.finish()
+    }
+
+    @Test("a well-behaved modem gets no pause, no repeat and no loss: AT, ATZ, AT, init, S12?")
+    func noPausesByDefault() async throws {
+        let bench = try await Bench()
+        try await bench.session.initialize()
+        let commands = bench.bank.modems[0].events.filter { $0.hasPrefix("command ") || $0.hasPrefix("fault") }
+        #expect(commands == ["command AT", "command ATZ", "command AT", "command ATE0 Q0 V1 X4 &C1 &D2 S0=0", "command ATS12?"])
+        #expect(await bench.session.pacing.interCommand == .zero)
+        await bench.finish()
+    }
+
+    @Test("a modem that loses commands sent too soon teaches its pause, and the port remembers it")
+    func learnedPacing() async throws {
+        let bench = try await Bench(faults: FaultSet(minimumCommandGap: .milliseconds(60)))
+        try await bench.session.initialize()
+        let learned = await bench.session.pacing.interCommand
+        #expect(learned >= .milliseconds(60), "learned \(learned)")
+        #expect(bench.bank.modems[0].events.contains("fault lost-input too-soon"))
+        #expect(CommandPacing.learned(for: bench.port.path)?.interCommand == learned)
+        bench.port.close()
+
+        // The next session on the same port (once the modem is idle) starts with what was
+        // learned: nothing is lost.
+        let port = try SerialPort(path: bench.bank.modems[0].slavePath)
+        let mark = bench.bank.modems[0].transcriptMark
+        try await Task.sleep(for: .milliseconds(100))
+        let again = ModemSession(port: port, timing: Self.timing)
+        #expect(await again.pacing.interCommand == learned)
+        try await again.initialize()
+        let outcome = try await again.dial(DialString("5551234"), timeout: .seconds(5))
+        #expect(outcome != .noResult(junk: []))
+        let events = bench.bank.modems[0].events(after: mark)
+        #expect(!events.contains { $0.hasPrefix("fault lost-input") }, "\(events)")
+        _ = await again.hangUp()
+        port.close()
+        CommandPacing.forget(bench.bank.modems[0].slavePath)
+        await bench.bank.stop()
+    }
+
+    @Test("InterCommandMilliseconds-style pacing given up front is kept between every command")
+    func configuredPacing() async throws {
+        var timing = Self.timing
+        timing.interCommand = .milliseconds(80)
+        let bench = try await Bench(faults: FaultSet(minimumCommandGap: .milliseconds(60)), timing: timing)
+        try await bench.session.initialize()
+        #expect(!bench.bank.modems[0].events.contains { $0.hasPrefix("fault lost-input") })
+        #expect(await bench.session.pacing.interCommand == .milliseconds(80))
+        await bench.finish()
+    }
+
+    @Test("the modem's own guard time (S12) is read at init and used for +++", arguments: [10, 25])
+    func guardTimeFromS12(s12: Int) async throws {
+        var timing = Self.timing
+        timing.escapeGuard = nil
+        let bench = try await Bench(faults: FaultSet(ignoresDTR: true), s12: s12, timing: timing)
+        try await bench.session.initialize()
+        #expect(await bench.session.guardTime == .milliseconds(s12 * 20))
+        #expect(await bench.session.escapeGuard == .milliseconds(s12 * 20) + timing.guardMargin)
+        _ = try await bench.session.dial(DialString("5551234"), timeout: .seconds(5))
+        let report = await bench.session.hangUp()
+        #expect(report.method == .escape && report.confirmed, "\(report)")
+        #expect(!bench.bank.modems[0].isOffHook)
+        #expect(bench.bank.modems[0].events.contains("escape"))
+        await bench.finish()
+    }
+
+    @Test("DTR stays low only until the modem confirms on-hook")
+    func dtrConfirmed() async throws {
+        var timing = Self.timing
+        timing.dtrDrop = .seconds(5)
+        timing.escapeGuard = .milliseconds(100)
+        let bench = try await Bench(timing: timing)
+        try await bench.session.initialize()
+        _ = try await bench.session.dial(DialString("5551234"), timeout: .seconds(5))
+        let report = await bench.session.hangUp()
+        #expect(report.method == .dtr && report.confirmed, "\(report)")
+        let dtr = report.steps.first { $0.name == "dtr" }
+        #expect(dtr?.outcome == "speedZero: on-hook", "\(report)")
+        // The hold limit is 5 s; the modem confirmed long before it.
+        #expect((dtr?.duration ?? .seconds(5)) < .seconds(5))
+        await bench.finish()
+    }
+
+    /// Another program dials and exits without hanging up (no HUPCL: DTR stays up), as chat
+    /// does after CONNECT or a killed pppd.
+    static func leaveOnline(_ path: String) async throws {
+        var options = SerialOptions()
+        options.hangUpOnClose = false
+        let other = try SerialPort(path: path, options: options)
+        try await other.write(Array("ATDT5551234\r".utf8), deadline: .now + .seconds(2))
+        var heard = ""
+        let deadline = ContinuousClock.now + .seconds(3)
+        while !heard.contains("CONNECT"), ContinuousClock.now < deadline {
+            heard += String(decoding: try await other.read(deadline: deadline), as: UTF8.self)
+        }
+        other.close()
+        #expect(heard.contains("CONNECT"), "the other program got \(heard)")
+    }
+
+    @Test("a modem left online by another program is recovered, not reported dead", arguments: [false, true])
+    func leftOnline(ignoresDTR: Bool) async throws {
+        var modem = ModemSettings()
+        modem.registers[12] = 10
+        modem.faults.ignoresDTR = ignoresDTR
+        let bank = try FakeModemBank(scenario: Scenario(modemDefaults: modem, otherwise: .connect("CONNECT 33600", delay: .milliseconds(30))))
+        try await bank.start()
+        try await Self.leaveOnline(bank.modems[0].slavePath)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(bank.modems[0].isOffHook, "the other program left the modem online")
+
+        let port = try SerialPort(path: bank.modems[0].slavePath)
+        let session = ModemSession(port: port, timing: Self.timing)
+        try await session.initialize()
+        let outcome = try await session.dial(DialString("5551234"), timeout: .seconds(5))
+        guard case .connected = outcome else {
+            Issue.record("expected CONNECT after the recovery, got \(outcome)")
+            port.close()
+            await bank.stop()
+            return
+        }
+        let events = bank.modems[0].events
+        #expect(events.contains(ignoresDTR ? "escape" : "dtr-drop"), "\(events)")
+        _ = await session.hangUp()
+        port.close()
+        await bank.stop()
     }
 }

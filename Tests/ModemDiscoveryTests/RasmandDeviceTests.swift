@@ -31,7 +31,7 @@ struct RasmandDeviceTests {
         daemon.executableURL = Harness.productsDirectory.appendingPathComponent("rasmand")
         daemon.arguments = [
             "--socket", socket, "--lock-dir", lockDirectory, "--no-discovery", "--device", link, "--device", "/dev/ttyS9",
-            "--reset-settle-ms", "20", "--inter-command-ms", "20", "--dtr-drop-ms", "100", "--hangup-confirm-ms", "600",
+            "--inter-command-ms", "20", "--dtr-drop-ms", "100", "--hangup-confirm-ms", "600",
             "--escape-guard-ms", "250",
         ]
         daemon.standardInput = FileHandle.nullDevice

@@ -142,7 +142,7 @@ final class Bench: @unchecked Sendable {
 
     /// Short modem timings for the daemon (the fake modem answers at once).
     static let daemonTimings = [
-        "--reset-settle-ms", "20", "--inter-command-ms", "10", "--dtr-drop-ms", "50",
+        "--inter-command-ms", "10", "--dtr-drop-ms", "50",
         "--hangup-confirm-ms", "1000", "--escape-guard-ms", "200", "--abort-dial-ms", "1000",
         "--carrier-poll-ms", "50", "--command-timeout-ms", "3000", "--shutdown-timeout", "20",
     ]

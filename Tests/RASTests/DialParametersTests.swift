@@ -43,7 +43,7 @@ struct DialParametersTests {
         #expect(settings.initTimeout == .seconds(5))
         #expect(settings.redialAttempts == 0)
         #expect(settings.redialPause == .seconds(60))
-        #expect(settings.hangUpGuard == .milliseconds(1000))
+        #expect(settings.hangUpGuard == nil)
         #expect(settings.idleDisconnect == nil)
         #expect(settings.hwFlowControl == false)
         #expect(settings.connectBPS == nil)

@@ -7,8 +7,6 @@ extension TestSupport {
         var timing = ModemTiming()
         timing.command = .seconds(2)
         timing.reset = .seconds(2)
-        timing.resetSettle = .milliseconds(20)
-        timing.interCommand = .milliseconds(20)
         timing.quietFlush = .milliseconds(30)
         timing.dtrDrop = .milliseconds(100)
         timing.hangUpConfirm = .milliseconds(600)

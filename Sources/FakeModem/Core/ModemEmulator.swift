@@ -70,6 +70,12 @@ public struct ModemEmulator: Sendable {
     private var delayedLine: DelayedLine?
     private var heldInput: [UInt8] = []
     private var droppedLines = 0
+    /// When the last final result was sent (for ``FaultSet/minimumCommandGap``).
+    private var lastFinalResultAt: ContinuousClock.Instant?
+    /// Until when the modem ignores input after a reset (``FaultSet/busyAfterReset``).
+    private var busyUntil: ContinuousClock.Instant?
+    /// Whether the bytes being dropped as lost input have been reported yet.
+    private var losingInput = false
     private var spuriousRingAt: ContinuousClock.Instant?
     private var random: SplitMix64
     private var effects: [ModemEffect] = []
@@ -320,7 +326,13 @@ public struct ModemEmulator: Sendable {
                 if now >= answering.graceUntil { callFailed(.noCarrier, reason: "abort", at: now) }
                 index += 1
             case .command, .offHookCommand, .onlineCommand:
-                commandByte(bytes[index], at: now)
+                if let reason = inputLoss(at: now) {
+                    if !losingInput { event("fault lost-input \(reason)") }
+                    losingInput = true
+                } else {
+                    losingInput = false
+                    commandByte(bytes[index], at: now)
+                }
                 index += 1
             }
         }
@@ -333,6 +345,15 @@ public struct ModemEmulator: Sendable {
         case .silent: break
         case .peer, .peerEcho: effects.append(.lineData(bytes))
         }
+    }
+
+    /// Why a command byte arriving now is lost, if it is.
+    private func inputLoss(at now: ContinuousClock.Instant) -> String? {
+        if let busyUntil, now < busyUntil { return "busy-after-reset" }
+        if let gap = settings.faults.minimumCommandGap, let last = lastFinalResultAt, now < last + gap {
+            return "too-soon"
+        }
+        return nil
     }
 
     private var echoes: Bool { profile.echo || settings.faults.stuckEcho }
@@ -432,6 +453,7 @@ public struct ModemEmulator: Sendable {
             guard (n ?? 0) <= 1 else { return .failed }
             reset(hangUpReason: "reset", at: now)
             commandResult(.ok, at: now)
+            if let busy = settings.faults.busyAfterReset, busy > .zero { busyUntil = now + busy }
             return .finished
         case .basic("I", let n):
             guard let text = settings.identity.information[n ?? 0] else { return .failed }
@@ -878,6 +900,7 @@ public struct ModemEmulator: Sendable {
         }
         event("result \(result.text)")
         output(bytes)
+        if kind == .final { lastFinalResultAt = now }
     }
 
     private mutating func emitProgress(_ line: ProgressLine) {

@@ -92,13 +92,20 @@ public struct FaultSet: Sendable, Equatable {
     public var spuriousRingInterval: Duration?
     /// Bytes sent in command state carry an even-parity bit in bit 7 (a 7E1 modem).
     public var parityBit: Bool
+    /// After `ATZ` answers `OK` the modem keeps resetting this long: it ignores every
+    /// byte (no echo, no answer), as modems that say `OK` before they are ready.
+    public var busyAfterReset: Duration?
+    /// Bytes that arrive sooner than this after the modem's last final result are lost (no
+    /// echo, no answer): a modem that needs a pause between commands.
+    public var minimumCommandGap: Duration?
 
     /// A fault set; everything off by default.
     public init(
         noise: LineNoise? = nil, lateResults: Duration? = nil, duplicateResults: Bool = false,
         ignoresDTR: Bool = false, ignoresHangUp: Bool = false, slowResponses: Duration? = nil,
         stuckEcho: Bool = false, droppedFirstLines: Int = 0, omitsLeadingCRLF: Bool = false,
-        spuriousRingInterval: Duration? = nil, parityBit: Bool = false
+        spuriousRingInterval: Duration? = nil, parityBit: Bool = false, busyAfterReset: Duration? = nil,
+        minimumCommandGap: Duration? = nil
     ) {
         self.noise = noise
         self.lateResults = lateResults
@@ -111,6 +118,8 @@ public struct FaultSet: Sendable, Equatable {
         self.omitsLeadingCRLF = omitsLeadingCRLF
         self.spuriousRingInterval = spuriousRingInterval
         self.parityBit = parityBit
+        self.busyAfterReset = busyAfterReset
+        self.minimumCommandGap = minimumCommandGap
     }
 }
 

@@ -10,7 +10,8 @@ struct ScenarioParser {
     private static let identityKeys = ["I0", "I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "GMI", "GMM", "GMR", "GSN", "GCAP"]
     private static let faultKeys = [
         "noise", "late-results", "duplicate-results", "ignore-dtr", "ignore-hangup", "slow", "stuck-echo",
-        "drop-first-lines", "omit-leading-crlf", "spurious-rings", "parity-bit",
+        "drop-first-lines", "omit-leading-crlf", "spurious-rings", "parity-bit", "busy-after-reset",
+        "command-gap",
     ]
     private static let noiseKeys = ["rate", "seed", "before", "after"]
     private static let outcomeKeys = [
@@ -141,6 +142,8 @@ struct ScenarioParser {
             case "drop-first-lines": faults.droppedFirstLines = try integer(value, key: path, in: 0...1000)
             case "omit-leading-crlf": faults.omitsLeadingCRLF = try bool(value, key: path)
             case "parity-bit": faults.parityBit = try bool(value, key: path)
+            case "busy-after-reset": faults.busyAfterReset = try seconds(value, key: path)
+            case "command-gap": faults.minimumCommandGap = try seconds(value, key: path)
             default:
                 let interval = try seconds(value, key: path)
                 guard interval > .zero else { throw error(value, path, "must be more than 0") }
