@@ -116,10 +116,14 @@ final class CommandChannel {
     ///   - goesOnline: the command can be answered `CONNECT` (`ATO`); for any other
     ///     command a `CONNECT` is line noise completing a word and is skipped.
     ///   - resynchronising: resynchronise first if a timeout left the channel unsure.
+    ///   - polling: ask again every this long while the modem stays silent (no echo, no
+    ///     byte), until `timeout` — asking a modem whether it is ready. Nothing is learned
+    ///     from such silence.
     /// - Throws: ``ModemError/noResponse(command:)`` when the deadline passes,
     ///   ``ModemError/port(_:)``, ``ModemError/cancelled``.
     nonisolated(nonsending) func send(
-        _ command: ATCommand, timeout: Duration, goesOnline: Bool = false, resynchronising: Bool = true
+        _ command: ATCommand, timeout: Duration, goesOnline: Bool = false, resynchronising: Bool = true,
+        polling: Duration? = nil
     ) async throws(ModemError) -> CommandResponse {
         if resynchronising && needsResync { try await resynchronise() }
         let repeatable = command.isRepeatable
@@ -135,14 +139,20 @@ final class CommandChannel {
         var lastLineWrite = ContinuousClock.now
         var heardSinceWrite = false
         while true {
-            let lossDeadline = lastLineWrite + pacing.lossWindow
-            let watchesLoss = repeatable && !heardSinceWrite && repeats < Self.maximumRepeats && lossDeadline < deadline
+            let lossDeadline = lastLineWrite + (polling ?? pacing.lossWindow)
+            let watchesLoss = repeatable && !heardSinceWrite && lossDeadline < deadline
+                && (polling != nil || repeats < Self.maximumRepeats)
             let (line, heardBytes) = try await nextLineNoting(deadline: watchesLoss ? lossDeadline : deadline)
             if heardBytes { heardSinceWrite = true }
             guard let line else {
                 if watchesLoss && !heardSinceWrite {
-                    // Neither echo nor answer: the modem lost the line (sent too soon).
                     repeats += 1
+                    if polling != nil {
+                        try await begin(command)
+                        lastLineWrite = .now
+                        continue
+                    }
+                    // Neither echo nor answer: the modem lost the line (sent too soon).
                     let pause = repeatPause.map { min($0 * 2, Self.maximumRepeatPause) }
                         ?? max(pacing.interCommand * 2, Self.firstRepeatPause)
                     repeatPause = pause
@@ -173,26 +183,39 @@ final class CommandChannel {
                 "command": "\(command)", "result": "\(response.final)",
                 "ms": "\(started.duration(to: .now).milliseconds)",
             ])
-            if let repeatPause { try await learn(after: command, pause: repeatPause, firstWrite: started, teachesPacing: followsResult) }
+            if let polling, repeats > 0 {
+                // A line taken before the one answered may still be answered: let it pass.
+                try await drainFinal(until: .now + polling)
+            } else if let repeatPause {
+                try await learn(after: command, repeats: repeats, pause: repeatPause, firstWrite: started, teachesPacing: followsResult)
+            }
             return response
         }
     }
 
+    /// Reads until a final result or `deadline`; whether one came.
+    @discardableResult
+    private nonisolated(nonsending) func drainFinal(until deadline: ContinuousClock.Instant) async throws(ModemError) -> Bool {
+        while let line = try await nextLine(deadline: deadline) {
+            if case .final = line.response { return true }
+        }
+        return false
+    }
+
     /// After a repeated command was answered: a second answer means the modem was slow (the
-    /// loss window grows); none means the first line was lost (the pause becomes the pacing).
+    /// loss window grows past its response time, and the answers to the other copies are
+    /// let pass); none means the first line was lost (the pause becomes the pacing).
+    ///
+    /// A second answer comes at most one response time (`answeredAfter`) after the first.
     private nonisolated(nonsending) func learn(
-        after command: ATCommand, pause: Duration, firstWrite: ContinuousClock.Instant, teachesPacing: Bool
+        after command: ATCommand, repeats: Int, pause: Duration, firstWrite: ContinuousClock.Instant, teachesPacing: Bool
     ) async throws(ModemError) {
         let answeredAfter = firstWrite.duration(to: .now)
-        let listenUntil = ContinuousClock.now + pacing.lossWindow + pause
-        var secondAnswer = false
-        while let line = try await nextLine(deadline: listenUntil) {
-            if case .final = line.response {
-                secondAnswer = true
-                break
+        let margin = Duration.milliseconds(50)
+        if try await drainFinal(until: .now + answeredAfter + margin) {
+            for _ in 1..<max(repeats, 1) {
+                guard try await drainFinal(until: .now + answeredAfter + margin) else { break }
             }
-        }
-        if secondAnswer {
             pacing.lossWindow = max(pacing.lossWindow, answeredAfter * 2)
             logger.info("modem answers slowly: waiting longer before repeating a command", metadata: ["pacing": "\(pacing)"])
         } else if !teachesPacing {

@@ -234,8 +234,9 @@ public actor ModemSession {
     ///    `ATQ0V1E0` (a `Q1` modem looks dead); without an answer the modem is taken for one
     ///    left online by another program and recovered: DTR dropped until it confirms,
     ///    `AT`; then `+++`, `ATH`, `AT`; only then ``ModemError/noResponse(command:)``;
-    /// 2. `ATZ`, then `AT` every ``ModemTiming/readyPoll`` until the modem answers `OK`
-    ///    (within ``ModemTiming/reset``) — no fixed settle time;
+    /// 2. `ATZ`, then `AT` until the modem answers `OK`, asked again every
+    ///    ``ModemTiming/readyPoll`` while it stays silent (for up to ``ModemTiming/reset``
+    ///    after the `OK` to `ATZ`) — no fixed settle time;
     /// 3. each of `initStrings` in order (``defaultInit`` when empty);
     /// 4. `ATS12?`: the modem's own escape guard time, used for `+++` when hanging up.
     ///
@@ -259,10 +260,9 @@ public actor ModemSession {
         try await wake()
         channel.needsResync = false
 
-        let resetStarted = ContinuousClock.now
         let reset = try await send(ATCommand(.reset), timeout: timing.reset)
         guard reset.final == .ok else { throw .rejected(reset.final, command: "ATZ") }
-        try await awaitReady(until: resetStarted + timing.reset)
+        try await awaitReady(until: .now + timing.reset)
 
         for line in lines { try await expectOK(line, timeout: timeout) }
         await readGuardTime()
@@ -306,26 +306,17 @@ public actor ModemSession {
         }
     }
 
-    /// After `ATZ` answered `OK`: `AT` until `OK`, so the next command is not lost to a modem
-    /// that is still resetting.
+    /// After `ATZ` answered `OK`: `AT`, asked again every ``ModemTiming/readyPoll`` while the
+    /// modem stays silent, until `OK` — so the next command is not lost to a modem that is
+    /// still resetting, and a slow but ready modem is asked only once.
     private func awaitReady(until deadline: ContinuousClock.Instant) async throws(ModemError) {
-        var polls = 0
-        while true {
-            polls += 1
-            do {
-                let response = try await channel.send(.attention, timeout: timing.readyPoll, resynchronising: false)
-                if response.final == .ok {
-                    if polls > 1 { logger.info("modem ready after reset", metadata: ["polls": "\(polls)"]) }
-                    channel.needsResync = false
-                    return
-                }
-            } catch .noResponse {
-                if ContinuousClock.now >= deadline {
-                    channel.needsResync = true
-                    throw .noResponse(command: "AT (after ATZ)")
-                }
-            }
-            if ContinuousClock.now >= deadline { throw .noResponse(command: "AT (after ATZ)") }
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        do throws(ModemError) {
+            let response = try await channel.send(
+                .attention, timeout: max(remaining, timing.readyPoll), resynchronising: false, polling: timing.readyPoll)
+            guard response.final == .ok else { throw ModemError.rejected(response.final, command: "AT (after ATZ)") }
+        } catch .noResponse {
+            throw .noResponse(command: "AT (after ATZ)")
         }
     }
 

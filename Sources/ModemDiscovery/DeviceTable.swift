@@ -28,10 +28,9 @@ public struct KnownDevice: Sendable, Hashable, Codable {
     /// Whether a modem answered the probe on this port.
     public var isModem: Bool { port?.isModem ?? false }
 
-    /// Whether `deviceName` designates this port: its name (case-insensitive), its path or
-    /// one of its links (`/dev/serial/by-id/…`, `/dev/modem/…`).
+    /// Whether `deviceName` designates this port (``DeviceDesignation``).
     public func answers(to deviceName: String) -> Bool {
-        name.lowercased() == deviceName.lowercased() || path == deviceName || links.contains(deviceName)
+        DeviceDesignation.matches(deviceName, name: name, path: path, links: links)
     }
 }
 

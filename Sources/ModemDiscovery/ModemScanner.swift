@@ -23,10 +23,9 @@ public struct DiscoveredPort: Sendable, Hashable, Codable {
     /// Whether a modem answered on the port.
     public var isModem: Bool { probe?.status == .modem }
 
-    /// Whether a phonebook's `Device=` value designates this port: its device name, its
-    /// device node, or one of its links (`/dev/serial/by-id/…`, `/dev/modem/…`).
+    /// Whether a phonebook's `Device=` value designates this port (``DeviceDesignation``).
     public func answers(to deviceName: String) -> Bool {
-        deviceName == name || deviceName == device.devnode || device.links.contains(deviceName)
+        DeviceDesignation.matches(deviceName, name: name, path: device.devnode, links: device.links)
     }
 }
 

@@ -1,3 +1,5 @@
+import Serial
+
 /// A device a connection can use (`RASDEVINFO`: type and name), with what the connection
 /// manager knows about it: where it is, and what probing it found.
 public struct RasDevice: Sendable, Equatable, Codable {
@@ -58,10 +60,9 @@ public struct RasDevice: Sendable, Equatable, Codable {
         self.detail = detail
     }
 
-    /// Whether `name` names this device: its device name (case-insensitive), its node, or
-    /// one of its links.
+    /// Whether `name` names this device (``DeviceDesignation``).
     public func answers(to name: String) -> Bool {
-        deviceName.lowercased() == name.lowercased() || path == name || links.contains(name)
+        DeviceDesignation.matches(name, name: deviceName, path: path, links: links)
     }
 
     private enum CodingKeys: String, CodingKey {

@@ -239,6 +239,20 @@ struct ModemSessionTests {
         await bench.bank.stop()
     }
 
+    @Test("a slow modem (silent under E0) is not mistaken for one that loses commands")
+    func slowModemIsNotPaced() async throws {
+        let bench = try await Bench(faults: FaultSet(slowResponses: .milliseconds(300)))
+        try await bench.session.initialize()
+        let s7 = try await bench.session.expectOK(ATCommand(.queryRegister(7)))
+        #expect(s7.info == ["050"], "every answer belongs to its command")
+        let pacing = await bench.session.pacing
+        #expect(pacing.interCommand == .zero, "\(pacing)")
+        #expect(pacing.lossWindow >= .milliseconds(300), "\(pacing)")
+        let events = bench.bank.modems[0].events
+        #expect(events.filter { $0 == "command ATS7?" }.count == 1, "a command after the lesson is sent once: \(events)")
+        await bench.finish()
+    }
+
     @Test("InterCommandMilliseconds-style pacing given up front is kept between every command")
     func configuredPacing() async throws {
         var timing = Self.timing

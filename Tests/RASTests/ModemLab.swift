@@ -29,15 +29,22 @@ struct ModemLab {
     init(
         routes: [NumberRoute] = [], otherwise: CallOutcome = .connect("CONNECT 33600/ARQ/V42BIS", delay: .milliseconds(50)),
         modem: ModemSettings = ModemLab.modem(), count: Int = 1, searchPath: PhonebookSearchPath? = nil,
-        linesDirectory: String? = nil
+        linesDirectory: String? = nil, timing: ModemTiming = ModemLab.fastTiming,
+        deviceNames: [String] = []
     ) async throws {
         let scenario = Scenario(modemDefaults: modem, routes: routes, otherwise: otherwise)
         bank = try FakeModemBank(scenario: scenario, count: count)
         try await bank.start()
         lockDirectory = try TestSupport.temporaryDirectory("locks")
+        // Modem i is called deviceNames[i], for entries that name it with Device=.
+        let devices = zip(deviceNames, bank.modems).map { name, modem in
+            RasDevice(deviceName: name, path: modem.slavePath, probe: .modem)
+        }
         var configuration = ConnectionManager.Configuration(
-            lockDirectory: lockDirectory.path, timing: Self.fastTiming,
-            searchPath: searchPath ?? PhonebookSearchPath(environment: [:], fileExists: { _ in false }))
+            lockDirectory: lockDirectory.path, timing: timing,
+            searchPath: searchPath ?? PhonebookSearchPath(environment: [:], fileExists: { _ in false }),
+            resolveDevice: { name in devices.first { $0.answers(to: name) }?.path },
+            listDevices: { devices })
         configuration.linesDirectory = linesDirectory
         manager = ConnectionManager(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }

@@ -171,6 +171,11 @@ final class BankEngine: Sendable {
             state.slots[index].reader = Task { await self.read(index) }
             let now = ContinuousClock.now
             state.slots[index].emulator.slaveOpened(at: now)
+            if let opened = state.slots[index].lineSettings {
+                // What the program opened with, so a transcript shows the speed and flow
+                // control a port was set to (later changes follow as line-settings too).
+                recorder.record(names[index], .event, Array("line-settings \(opened)".utf8), at: now)
+            }
             process(&state, index, at: now)
         }
     }
@@ -182,7 +187,7 @@ final class BankEngine: Sendable {
 
     /// Records a change of the computer's line settings (`line-settings speed=9600
     /// crtscts=on`), so a test sees from the transcript what reached the port; the
-    /// settings the program opened with are the baseline, not a change.
+    /// settings the program opened with are recorded once at the open.
     private func lineSampled(_ index: Int, _ description: String) {
         state.withLock { state in
             guard state.running, state.slots[index].reader != nil else { return }

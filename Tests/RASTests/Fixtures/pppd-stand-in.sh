@@ -3,9 +3,10 @@
 # as pppd is — same command line, password on stdin, log on stderr (logfd 2), the ip-up hook
 # run with pppd's arguments and an empty environment — and talks on the data path. Extra
 # options the tests give through PppdOptions: "report FILE" (what it received), "exit-with N"
-# (exit like pppd with status N after authenticating), "no-auth" (no authentication line).
+# (exit like pppd with status N after authenticating), "no-auth" (no authentication line),
+# "say TEXT" (TEXT on the line). With a user it sends "PAP user:password" on the line, as PAP does.
 device="$1"; speed="$2"; shift 2
-ipup=""; user=""; report=/dev/null; exitcode=""; auth=yes; password=""
+ipup=""; user=""; report=/dev/null; exitcode=""; auth=yes; password=""; say=""
 while [ $# -gt 0 ]; do
     case "$1" in
         ip-up-script) ipup="$2"; shift ;;
@@ -13,6 +14,7 @@ while [ $# -gt 0 ]; do
         report) report="$2"; shift ;;
         exit-with) exitcode="$2"; shift ;;
         no-auth) auth=no ;;
+        say) say="$2"; shift ;;
         passwordfd) IFS= read -r password ;;
     esac
     shift
@@ -22,6 +24,8 @@ exec 3<>"$device"
 printf 'LCP-REQ' >&3
 echo=$(head -c 7 <&3)
 printf 'device=%s speed=%s user=%s password=%s echo=%s\n' "$device" "$speed" "$user" "$password" "$echo" > "$report"
+[ -n "$user" ] && printf 'PAP %s:%s' "$user" "$password" >&3
+[ -n "$say" ] && printf '%s' "$say" >&3
 echo "Connect: ppp7 <--> $device" >&2
 [ "$auth" = yes ] && echo "CHAP authentication succeeded" >&2
 if [ -n "$exitcode" ]; then
