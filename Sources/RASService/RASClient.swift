@@ -12,11 +12,16 @@ import Serial
 /// ```
 ///
 /// A lost daemon fails every call in flight and later calls with 711
-/// (``RasError/connectionManagerUnavailable``) and ends every stream.
+/// (``RasError/connectionManagerUnavailable``) and ends every stream. So does a daemon that
+/// does not take a request within 5 s: requests go out whole, one after another, through one
+/// writer, and a request cut off by that timeout ends the connection rather than have the
+/// next one continue it.
 public actor RASClient: RasService {
     /// The socket path.
     public nonisolated let socketPath: String
     private let connection: UnixSocketConnection
+    /// The only writer of `connection`: requests and unsubscribes are queued in call order.
+    private let writer: FrameWriter
     private var nextID = 0
     private var pending: [Int: CheckedContinuation<Frame, Never>] = [:]
     private var dialStreams: [Int: AsyncStream<RasDialNotification>.Continuation] = [:]
@@ -24,19 +29,25 @@ public actor RASClient: RasService {
     private var reader: Task<Void, Never>?
     private var lost = false
 
-    private init(socketPath: String, connection: UnixSocketConnection) {
+    private init(socketPath: String, connection: UnixSocketConnection, frameTimeout: Duration) {
         self.socketPath = socketPath
         self.connection = connection
+        writer = FrameWriter(connection: connection, frameTimeout: frameTimeout)
     }
 
     deinit {
         reader?.cancel()
-        connection.close()
+        writer.close()
     }
 
     /// Connects to the daemon at `socketPath` (default: ``SocketLocation/defaultPath()``).
     /// - Throws: 711 when nobody listens there.
     public static func connect(socketPath: String? = nil, timeout: Duration = .seconds(5)) async throws(RasError) -> RASClient {
+        try await connect(socketPath: socketPath, timeout: timeout, frameTimeout: .seconds(5))
+    }
+
+    /// Connects with a `frameTimeout` for requests other than 5 s (tests shorten it).
+    static func connect(socketPath: String?, timeout: Duration = .seconds(5), frameTimeout: Duration) async throws(RasError) -> RASClient {
         let path = socketPath ?? SocketLocation.defaultPath()
         let connection: UnixSocketConnection
         do {
@@ -44,7 +55,7 @@ public actor RASClient: RasService {
         } catch {
             throw RasError.connectionManagerUnavailable.with(detail: "no rasmand at \(path): \(error)")
         }
-        let client = RASClient(socketPath: path, connection: connection)
+        let client = RASClient(socketPath: path, connection: connection, frameTimeout: frameTimeout)
         await client.startReading()
         return client
     }
@@ -60,7 +71,6 @@ public actor RASClient: RasService {
     public func close() {
         connectionLost()
         reader?.cancel()
-        connection.close()
     }
 
     // MARK: RasService
@@ -160,26 +170,20 @@ public actor RASClient: RasService {
         let line = frame.encodedLine()
         let response = await withCheckedContinuation { (continuation: CheckedContinuation<Frame, Never>) in
             pending[id] = continuation
-            Task { await self.write(line, failing: id) }
+            // Queued on the actor, so requests go out in the order of the calls. If the
+            // writer drops the connection, the reader ends and `connectionLost` answers 711.
+            writer.post(line)
         }
         if response.ok == true { return response }
         throw response.error ?? malformed(frame.op ?? "request")
     }
 
-    private func write(_ line: [UInt8], failing id: Int) async {
-        do {
-            try await connection.write(line, deadline: .now + .seconds(5))
-        } catch {
-            pending.removeValue(forKey: id)?.resume(returning: .failure(to: id, unavailable()))
-        }
-    }
-
-    private func unsubscribe(_ id: Int) async {
+    private func unsubscribe(_ id: Int) {
         let known = dialStreams.removeValue(forKey: id) != nil || eventStreams.removeValue(forKey: id) != nil
         guard known, !lost else { return }
         var frame = Frame(op: Frame.Operation.unsubscribe.rawValue, subscription: id)
         frame.id = allocateID()
-        try? await connection.write(frame.encodedLine(), deadline: .now + .seconds(5))
+        writer.post(frame.encodedLine())
     }
 
     private func startReading() {
@@ -226,6 +230,7 @@ public actor RASClient: RasService {
     private func connectionLost() {
         guard !lost else { return }
         lost = true
+        writer.close()
         for (id, continuation) in pending { continuation.resume(returning: .failure(to: id, unavailable())) }
         pending.removeAll()
         for continuation in dialStreams.values { continuation.finish() }

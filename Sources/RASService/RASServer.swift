@@ -4,8 +4,9 @@ import Serial
 
 /// Serves a ``ConnectionManager`` on a Unix socket (the heart of `rasmand`).
 ///
-/// Each client gets its own task; a client's requests are answered in order, and its
-/// subscriptions forward events through the same writer, so frames never interleave.
+/// Each client gets its own task; a client's requests are answered in order. Answers and the
+/// events of its subscriptions are queued for the one writer of its connection, so frames
+/// never interleave; a client that does not take a frame within 5 s of its queueing is dropped.
 /// Peer credentials decide ownership: a connection belongs to the uid that dialed it; any
 /// uid may list it, but only that uid or root may hang it up (others get 5); a phonebook a
 /// client names is read only if that client could read it (621 otherwise). A malformed,
@@ -16,12 +17,20 @@ public final class RASServer: Sendable {
     public let manager: ConnectionManager
     private let listener: UnixSocketListener
     private let logger: Logger
+    private let frameTimeout: Duration
 
     /// A server for `manager` on `listener`.
-    public init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger = Logger(label: "rasmand")) {
+    public convenience init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger = Logger(label: "rasmand")) {
+        self.init(manager: manager, listener: listener, logger: logger, frameTimeout: .seconds(5))
+    }
+
+    /// A server whose clients are dropped when a frame is not written `frameTimeout` after it
+    /// was queued (tests shorten it).
+    init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger, frameTimeout: Duration) {
         self.manager = manager
         self.listener = listener
         self.logger = logger
+        self.frameTimeout = frameTimeout
     }
 
     /// Accepts and serves clients until the listener is closed (``stop()``) or the task is
@@ -40,8 +49,9 @@ public final class RASServer: Sendable {
                     continue
                 }
                 guard let connection else { continue }
-                group.addTask { [manager, logger] in
-                    let session = ClientSession(connection: connection, manager: manager, logger: logger)
+                group.addTask { [manager, logger, frameTimeout] in
+                    let session = ClientSession(
+                        connection: connection, manager: manager, logger: logger, frameTimeout: frameTimeout)
                     await session.serve()
                 }
             }
@@ -57,26 +67,37 @@ public final class RASServer: Sendable {
 /// One client of the server.
 private actor ClientSession {
     private let connection: UnixSocketConnection
+    /// The only writer of `connection`: every frame to this client goes through its queue.
+    private let writer: FrameWriter
     private let manager: ConnectionManager
-    private var logger: Logger
+    private let logger: Logger
     private var subscriptions: [Int: Task<Void, Never>] = [:]
     private var splitter = LineSplitter()
 
-    init(connection: UnixSocketConnection, manager: ConnectionManager, logger: Logger) {
+    init(connection: UnixSocketConnection, manager: ConnectionManager, logger: Logger, frameTimeout: Duration) {
+        var logger = logger
+        logger[metadataKey: "client"] = "pid \(connection.peer.pid) uid \(connection.peer.uid)"
         self.connection = connection
         self.manager = manager
         self.logger = logger
-        self.logger[metadataKey: "client"] = "pid \(connection.peer.pid) uid \(connection.peer.uid)"
+        writer = FrameWriter(connection: connection, frameTimeout: frameTimeout) { [logger] error in
+            logger.debug("dropping client", metadata: ["error": "\(error)"])
+        }
     }
 
     private var uid: UInt32 { connection.peer.uid }
 
     func serve() async {
         logger.debug("client connected")
-        defer {
-            for task in subscriptions.values { task.cancel() }
-            connection.close()
-        }
+        await readRequests()
+        for task in subscriptions.values { task.cancel() }
+        subscriptions.removeAll()
+        writer.close()
+        await writer.closed()
+    }
+
+    /// Reads and answers requests until the client leaves, is dropped, or the task is cancelled.
+    private func readRequests() async {
         while !Task.isCancelled {
             let bytes: [UInt8]
             do {
@@ -196,10 +217,13 @@ private actor ClientSession {
         RasError.invalidParameter.with(detail: "the request needs '\(field)'")
     }
 
+    /// Each subscription's task waits for its event to be written before it takes the next
+    /// one, so a slow client holds events back in the manager's bounded stream (256
+    /// notifications, 1024 connection events; the oldest are dropped beyond that), not here.
     private func forward(_ stream: AsyncStream<RasDialNotification>, as id: Int) {
         subscriptions[id] = Task {
             for await notification in stream {
-                await self.send(Frame(event: Frame.Event.state.rawValue, subscription: id, notification: notification))
+                await self.send(Frame(event: Frame.Event.state.rawValue, subscription: id, notification: notification), of: id)
             }
             await self.end(id)
         }
@@ -209,10 +233,17 @@ private actor ClientSession {
         subscriptions[id] = Task {
             for await event in stream {
                 await self.send(Frame(event: Frame.Event.connection.rawValue, subscription: id,
-                                      kind: event.kind, connection: event.connection))
+                                      kind: event.kind, connection: event.connection), of: id)
             }
             await self.end(id)
         }
+    }
+
+    /// Queues an event of subscription `id` unless it was unsubscribed: no event of a
+    /// subscription follows the answer to its `unsubscribe`.
+    private func send(_ event: Frame, of id: Int) async {
+        guard subscriptions[id] != nil else { return }
+        await send(event)
     }
 
     private func end(_ id: Int) async {
@@ -220,13 +251,10 @@ private actor ClientSession {
         await send(Frame(event: Frame.Event.end.rawValue, subscription: id))
     }
 
-    /// Writes one frame; a client too slow to take it within 5 s is dropped.
+    /// Queues one frame for the connection's writer, in this actor's order, and waits until
+    /// it is written; a client that does not take it within the frame timeout is dropped
+    /// (the writer closes the connection, which ends ``readRequests()``).
     private func send(_ frame: Frame) async {
-        do {
-            try await connection.write(frame.encodedLine(), deadline: .now + .seconds(5))
-        } catch {
-            logger.debug("dropping client", metadata: ["error": "\(error)"])
-            connection.close()
-        }
+        await writer.send(frame.encodedLine())
     }
 }

@@ -29,7 +29,8 @@ final class InProcessDaemon: @unchecked Sendable {
     }
 
     /// Runs `body` with a daemon of `modems` fake modems, then tears everything down.
-    static func run(modems: Int = 1, _ body: (InProcessDaemon) async throws -> Void) async throws {
+    /// `frameTimeout`: how long the server waits for a client to take a frame.
+    static func run(modems: Int = 1, frameTimeout: Duration = .seconds(5), _ body: (InProcessDaemon) async throws -> Void) async throws {
         let folder = try TestSupport.temporaryDirectory("protocol").path
         let lockDir = folder + "/lock"
         try FileManager.default.createDirectory(atPath: lockDir, withIntermediateDirectories: true)
@@ -43,7 +44,8 @@ final class InProcessDaemon: @unchecked Sendable {
         let listener = try UnixSocketListener(path: socket)
         let daemon = InProcessDaemon(
             folder: folder, bank: bank, manager: manager,
-            server: RASServer(manager: manager, listener: listener, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }),
+            server: RASServer(manager: manager, listener: listener, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+                              frameTimeout: frameTimeout),
             socket: socket)
         do {
             try await body(daemon)
