@@ -172,6 +172,7 @@ PhoneNumber=$NUMBER
 InitString=$INIT
 EOF
 
+started=$SECONDS
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2> /dev/null || echo '?')," \
     "$(nproc) cores; chat: $(dpkg-query -W -f '${Version}' ppp 2> /dev/null || echo '?')," \
     "wvdial: $(dpkg-query -W -f '${Version}' wvdial 2> /dev/null || echo '?')"
@@ -195,3 +196,5 @@ echo "== in process: ConnectionManager.dial → Connected, hangUp → ERROR_INVA
 bench_pid=$!
 wait "$bench_pid"
 bench_pid=""
+echo
+echo "== done in $((SECONDS - started)) s (build and installs not counted)"

@@ -385,10 +385,13 @@ func both(_ first: Date?, _ second: Date?) -> (Date, Date)? {
     return (first, second)
 }
 
+/// The nearest-rank percentile of sorted values: the smallest value with at least
+/// `fraction` of them at or below it (p90 of 10 values is the 9th).
 func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-    sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+    sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * fraction).rounded(.up)) - 1))]
 }
 
+/// The median (the mean of the middle two for an even count).
 func median(_ values: [Double]) -> Double? {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return nil }

@@ -95,10 +95,8 @@ func milliseconds(_ duration: Duration) -> Double {
 func summary(_ samples: [Duration]) -> String {
     let sorted = samples.map(milliseconds).sorted()
     guard !sorted.isEmpty else { return "no samples" }
-    let median = sorted[sorted.count / 2]
-    let p90 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.9))]
     return String(format: "median %.1f ms, p90 %.1f ms, min %.1f ms, max %.1f ms (n=%d)",
-                  median, p90, sorted[0], sorted[sorted.count - 1], sorted.count)
+                  median(sorted) ?? 0, percentile(sorted, 0.9), sorted[0], sorted[sorted.count - 1], sorted.count)
 }
 
 struct Run {
