@@ -402,7 +402,7 @@ func runSideBySide(_ options: SideBySideOptions) throws {
     let bench = SideBySide(options: options)
     var runs: [Peer: [PeerRun]] = [:]
     var sequences: [Peer: [String]] = [:]
-    print("dial side by side: \(options.runs) alternating rounds of chat, wvdial and rasdial (order rotated each round; 1 warm-up round not counted)")
+    print("dial side by side: \(options.runs) alternating round\(options.runs == 1 ? "" : "s") of chat, wvdial and rasdial (order rotated each round; 1 warm-up round not counted)")
     print("one fakemodem on one pty, every number: CONNECT after 0.20 s; modem reset to on-hook and line re-set between runs (untimed)")
     fflush(nil)
     var leftOffHook: [Peer: Int] = [:]
