@@ -52,7 +52,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "dial-bench",
-            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "CSerialSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/DialBench",
             swiftSettings: strict),
         .executableTarget(
