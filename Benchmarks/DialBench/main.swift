@@ -13,7 +13,6 @@ import Foundation
 import Hayes
 import Logging
 import RAS
-import Serial
 
 let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 20
 let answerDelay = Duration.milliseconds(200)

@@ -1,5 +1,6 @@
 import Logging
 import Serial
+import SystemIO
 
 /// Time limits of a ``ModemSession``. The defaults suit real modems (HAYES-REFERENCE §8);
 /// tests against the fake modem shorten them.

@@ -1,6 +1,6 @@
 import CUdev
-import Serial
 import Synchronization
+import SystemIO
 
 /// A serial port that appeared, went away or changed.
 public struct DeviceEvent: Sendable, Hashable, Codable {

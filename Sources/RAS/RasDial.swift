@@ -1,4 +1,4 @@
-import Serial
+import SystemIO
 
 /// What to dial (`RASDIALPARAMS`): a phonebook entry, or an entry-less call to a number.
 ///

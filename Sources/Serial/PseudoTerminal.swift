@@ -1,6 +1,7 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 import Synchronization
+import SystemIO
 
 /// A pseudo-terminal pair: the master side is held here, the slave side is a path
 /// (`/dev/pts/N`) that a program opens as if it were a serial port.
@@ -80,7 +81,7 @@ public final class PseudoTerminal: Sendable {
     public func close() { master.close() }
 
     private func withMaster<T>(_ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
-        try master.withFD(body)
+        try master.withFD(ifClosed: SerialError.closed(path:), body)
     }
 
     /// Whether some program has the slave open (the master does not see `POLLHUP`).

@@ -1,6 +1,7 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 import Synchronization
+import SystemIO
 import SystemPackage
 
 /// An open serial port (a real UART, a USB modem or adapter, or the slave side of a
@@ -9,7 +10,7 @@ import SystemPackage
 /// The port is opened `O_RDWR | O_NOCTTY | O_NONBLOCK`, so opening never waits for
 /// carrier, and claimed with `TIOCEXCL` and `flock` so that no other program can open
 /// it behind our back. Reads and writes take deadlines and suspend the calling task
-/// (see `IOReactor`) rather than blocking a thread. The descriptor is closed exactly
+/// (see `SystemIO`'s `IOReactor`) rather than blocking a thread. The descriptor is closed exactly
 /// once — by ``close()`` or when the object is released — including on every failing
 /// path of ``init(path:options:exclusive:)``.
 public final class SerialPort: Sendable {
@@ -45,7 +46,7 @@ public final class SerialPort: Sendable {
         lastOptions = Mutex(options)
         do throws(SerialError) {
             if let checked {
-                let opened = try FileStatus.of(descriptor: fd, path: path)
+                let opened = try SerialError.converting(FileStatus.of(descriptor: fd, path: path))
                 guard opened.isSameDevice(as: checked.status) else {
                     throw .notPermitted(path: path, reason: "the device changed between the check and the open")
                 }
@@ -98,7 +99,7 @@ public final class SerialPort: Sendable {
     /// Runs `body` with the open descriptor, under the lock that `close` takes.
     @discardableResult
     private func withDescriptor<T>(_ operation: String, _ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
-        try descriptor.withFD(body)
+        try descriptor.withFD(ifClosed: SerialError.closed(path:), body)
     }
 
     // MARK: Line settings

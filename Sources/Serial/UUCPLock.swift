@@ -1,4 +1,5 @@
 import Glibc
+import SystemIO
 import SystemPackage
 
 /// A UUCP lock file (`LCK..ttyUSB0` holding the owner's PID as ten ASCII columns and a
@@ -178,7 +179,7 @@ public struct UUCPLock: Sendable, Equatable {
         switch readLockFile(lockFile) {
         case .missing: return .vanished
         case .notRegular(let kind): return .notALockFile(kind)
-        case .pid(let pid): return processIsAlive(pid) ? .live(pid) : .stale(pid)
+        case .pid(let pid): return ProcessIdentity.isAlive(pid) ? .live(pid) : .stale(pid)
         }
     }
 
@@ -196,7 +197,7 @@ public struct UUCPLock: Sendable, Equatable {
     /// (see ``SafeFile``). A file that cannot be read counts as garbage (stale).
     private static func readLockFile(_ lockFile: String) -> LockFileContent {
         let fd: Int32
-        do throws(SerialError) {
+        do throws(SystemError) {
             (fd, _) = try SafeFile.openExistingRegularFile(lockFile)
         } catch .notRegularFile(_, let kind) {
             return .notRegular(kind)

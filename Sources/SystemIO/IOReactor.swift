@@ -1,27 +1,30 @@
-import CSerialSupport
+import CSystemSupport
 import Foundation
 import Glibc
 import Synchronization
 
 /// What a waiter learned about its descriptor.
-struct IOReadiness: Sendable, Equatable {
+package struct IOReadiness: Sendable, Equatable {
     /// The `poll`-style revents (`POLLIN`, `POLLOUT`, `POLLHUP`…), or 0 if the deadline passed first.
-    var revents: Int16
+    package var revents: Int16
     /// The wait was cancelled (task cancellation or the descriptor's owner closing it).
-    var cancelled: Bool = false
+    package var cancelled: Bool = false
 
     static let timedOut = IOReadiness(revents: 0)
     static let cancelledWait = IOReadiness(revents: 0, cancelled: true)
 
-    var isReadable: Bool { revents & Int16(POLLIN) != 0 }
-    var isWritable: Bool { revents & Int16(POLLOUT) != 0 }
-    var isHangUp: Bool { revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 }
+    /// Readable (`POLLIN`).
+    package var isReadable: Bool { revents & Int16(POLLIN) != 0 }
+    /// Writable (`POLLOUT`).
+    package var isWritable: Bool { revents & Int16(POLLOUT) != 0 }
+    /// Hung up or failed (`POLLHUP`, `POLLERR`, `POLLNVAL`).
+    package var isHangUp: Bool { revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 }
 }
 
 /// One background thread that waits on many descriptors with `epoll` and resumes the tasks
 /// waiting on them.
 ///
-/// Every wait in the serial layer goes through here: a task that waits for a port to become
+/// Every wait of `SystemIO` and `Serial` goes through here: a task that waits for a port to become
 /// readable or writable suspends instead of blocking a thread of the cooperative pool. The
 /// work per event does not depend on how many descriptors are registered:
 ///
