@@ -58,9 +58,11 @@ public final class DeviceMonitor: AsyncSequence, Sendable {
     /// Opens the monitor socket and starts receiving events.
     /// - Throws: ``DiscoveryError/udev(operation:errno:)`` if libudev cannot create it.
     public init() throws(DiscoveryError) {
-        guard let udev = udev_new() else { throw .fromErrno("udev_new") }
-        guard let monitor = udev_monitor_new_from_netlink(udev, "udev") else {
-            let error = DiscoveryError.fromErrno("udev_monitor_new_from_netlink")
+        let udev = try DiscoveryError.checking("udev_new") { udev_new() }
+        let monitor: OpaquePointer
+        do throws(DiscoveryError) {
+            monitor = try DiscoveryError.checking("udev_monitor_new_from_netlink") { udev_monitor_new_from_netlink(udev, "udev") }
+        } catch {
             udev_unref(udev)
             throw error
         }

@@ -1,25 +1,11 @@
-import Glibc
-import SystemPackage
+import SystemIO
 
-/// The calling thread's current `errno` as a typed value.
-@inline(__always)
-func currentErrno() -> Errno { Errno(rawValue: errno) }
-
-/// Runs a system call until it stops failing with `EINTR`; returns its result.
-@inline(__always)
-func retryingEINTR<T: FixedWidthInteger>(_ call: () -> T) -> T {
-    while true {
-        let result = call()
-        if result == -1 && errno == EINTR { continue }
-        return result
-    }
-}
-
-/// Runs a system call that returns -1 on failure and turns a failure into `SerialError.system`.
-@inline(__always)
+/// Serial's side of the errno funnel: ``Syscall/check(_:path:retryOnInterrupt:_:)`` (`EINTR`
+/// retried), its failure as ``SerialError/system(operation:path:errno:)`` naming the C call.
 @discardableResult
-func check<T: FixedWidthInteger>(_ operation: String, _ path: String, _ call: () -> T) throws(SerialError) -> T {
-    let result = retryingEINTR(call)
-    if result == -1 { throw .system(operation: operation, path: path, errno: currentErrno()) }
-    return result
+func check<T: FixedWidthInteger & SignedInteger>(_ call: String, _ path: String, _ body: () -> T) throws(SerialError) -> T {
+    switch Syscall.result(body) {
+    case .success(let value): return value
+    case .failure(let errno): throw .system(operation: call, path: path, errno: errno)
+    }
 }

@@ -38,15 +38,14 @@ public final class ChildProcess: Sendable {
     public init(executable: String, arguments: [String], environment: [String] = [], input: [UInt8]? = nil) throws(SystemError) {
         self.executable = executable
         var outputPipe: [Int32] = [-1, -1]
-        try check("pipe2", executable) { csupport_pipe2(&outputPipe, O_CLOEXEC) }
+        try Syscall.check("pipe2", path: executable) { csupport_pipe2(&outputPipe, O_CLOEXEC) }
         var inputPipe: [Int32] = [-1, -1]
         if let input {
             guard input.count <= 4096 else {
                 _ = Glibc.close(outputPipe[0]); _ = Glibc.close(outputPipe[1])
                 throw .tooLarge(path: executable, limit: 4096)
             }
-            if csupport_pipe2(&inputPipe, O_CLOEXEC) != 0 {
-                let error = currentErrno()
+            if case .failure(let error) = Syscall.result({ csupport_pipe2(&inputPipe, O_CLOEXEC) }) {
                 _ = Glibc.close(outputPipe[0]); _ = Glibc.close(outputPipe[1])
                 throw .system(call: "pipe2", path: executable, errno: error)
             }
@@ -64,6 +63,7 @@ public final class ChildProcess: Sendable {
         _ = Glibc.close(outputPipe[1])
         guard result == 0 else {
             _ = Glibc.close(outputPipe[0])
+            // posix_spawn returns its error number instead of setting errno.
             throw .system(call: "posix_spawn", path: executable, errno: Errno(rawValue: result))
         }
         pid = child
@@ -83,7 +83,7 @@ public final class ChildProcess: Sendable {
         if termination.withLock({ $0 }) == nil {
             _ = kill(pid, SIGKILL)
             var status: Int32 = 0
-            _ = retryingEINTR { waitpid(pid, &status, 0) }
+            _ = Syscall.result { waitpid(pid, &status, 0) }
         }
         output.close()
         exitWatch?.close()
@@ -163,19 +163,21 @@ public final class EventFifo: Sendable {
     /// Makes the FIFO at `path` (mode 0600; nothing may be there) and opens it.
     public init(path: String) throws(SystemError) {
         self.path = path
-        try check("mkfifo", path) { mkfifo(path, 0o600) }
-        let readFD = retryingEINTR { Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
-        guard readFD >= 0 else {
-            let error = currentErrno()
+        try Syscall.check("mkfifo", path: path) { mkfifo(path, 0o600) }
+        let readFD: Int32
+        do throws(SystemError) {
+            readFD = try Syscall.check("open", path: path) { Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
+        } catch {
             _ = unlink(path)
-            throw .system(call: "open", path: path, errno: error)
+            throw error
         }
-        let writeFD = retryingEINTR { Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
-        guard writeFD >= 0 else {
-            let error = currentErrno()
+        let writeFD: Int32
+        do throws(SystemError) {
+            writeFD = try Syscall.check("open", path: path) { Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
+        } catch {
             _ = Glibc.close(readFD)
             _ = unlink(path)
-            throw .system(call: "open", path: path, errno: error)
+            throw error
         }
         reader = Descriptor(readFD, path: path)
         keeper = Descriptor(writeFD, path: path)
@@ -203,12 +205,12 @@ extension Descriptor {
         while true {
             let result = try withFD { fd throws(SystemError) -> [UInt8]?? in
                 var buffer = [UInt8](repeating: 0, count: 4096)
-                let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-                if count > 0 { return .some(Array(buffer.prefix(count))) }
-                if count == 0 { return .some(nil) }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return .none }
-                throw .system(call: "read", path: path, errno: error)
+                switch Syscall.result({ buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) {
+                case .success(0): return .some(nil)
+                case .success(let count): return .some(Array(buffer.prefix(count)))
+                case .failure(.resourceTemporarilyUnavailable): return .none
+                case .failure(let error): throw .system(call: "read", path: path, errno: error)
+                }
             }
             if let result { return result }
             let readiness = await wait(events: Int16(POLLIN), deadline: deadline)

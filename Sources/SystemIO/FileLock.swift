@@ -14,8 +14,7 @@ public final class FileLock: Sendable {
         self.path = path
         let fd = try SafeFile.openOrCreateRegularFile(path, flags: O_RDWR, mode: 0o600)
         descriptor = Descriptor(fd, path: path)
-        if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
-            let error = currentErrno()
+        if case .failure(let error) = Syscall.result({ flock(fd, LOCK_EX | LOCK_NB) }) {
             descriptor.close()
             if error == .resourceTemporarilyUnavailable { throw .inUse(path: path) }
             throw .system(call: "flock", path: path, errno: error)

@@ -155,10 +155,11 @@ final class IOReactor: Sendable {
         } else {
             let token = state.nextToken
             state.nextToken += 1
-            if csupport_epoll_ctl(epoll, csupport_epoll_add(), fd, wanted, token) != 0 {
-                // epoll refuses regular files (EPERM): for poll they are always ready.
-                if errno == EPERM { return .alwaysReady(events & Int16(POLLIN | POLLOUT)) }
-                return .noDescriptor
+            switch Syscall.result({ csupport_epoll_ctl(epoll, csupport_epoll_add(), fd, wanted, token) }) {
+            case .success: break
+            // epoll refuses regular files (EPERM): for poll they are always ready.
+            case .failure(.notPermitted): return .alwaysReady(events & Int16(POLLIN | POLLOUT))
+            case .failure: return .noDescriptor
             }
             registration = Registration(token: token, interest: wanted)
             state.descriptors[token] = fd
@@ -268,12 +269,15 @@ final class IOReactor: Sendable {
             }
             var timeout = pollTimeout(until: nearest)
             if epoll < 0 || wakeRead < 0, timeout < 0 || timeout > 10 { timeout = 10 }
-            let count = epoll < 0 ? Int32(0) : retryingEINTR {
+            var count: Int32 = 0
+            if epoll >= 0, case .success(let ready) = Syscall.result({
                 tokens.withUnsafeMutableBufferPointer { tokenBuffer in
                     events.withUnsafeMutableBufferPointer { eventBuffer in
                         csupport_epoll_wait(epoll, tokenBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), timeout)
                     }
                 }
+            }) {
+                count = ready
             }
             if epoll < 0 { usleep(10_000) }
             let now = ContinuousClock.now

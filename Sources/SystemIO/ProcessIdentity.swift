@@ -19,7 +19,11 @@ public enum ProcessIdentity {
     /// `EPERM`: someone else's process) and is not a zombie — a holder that died but was not
     /// yet reaped (slow in containers whose PID 1 reaps late) owns nothing any more.
     public static func isAlive(_ pid: Int32) -> Bool {
-        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard pid > 0 else { return false }
+        switch Syscall.result({ kill(pid, 0) }) {
+        case .success, .failure(.notPermitted): break
+        case .failure: return false
+        }
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return true }
         defer { _ = close(fd) }

@@ -75,14 +75,14 @@ public struct FileStatus: Sendable, Equatable {
     /// (`lstat`). The corresponding C functions are `stat` and `lstat`.
     public static func of(_ path: String, followLinks: Bool = true) throws(SystemError) -> FileStatus {
         var info = stat()
-        try check(followLinks ? "stat" : "lstat", path) { followLinks ? stat(path, &info) : lstat(path, &info) }
+        try Syscall.check(followLinks ? "stat" : "lstat", path: path) { followLinks ? stat(path, &info) : lstat(path, &info) }
         return FileStatus(info)
     }
 
     /// The status of an open descriptor (`fstat`).
     package static func of(descriptor fd: Int32, path: String) throws(SystemError) -> FileStatus {
         var info = stat()
-        try check("fstat", path) { fstat(fd, &info) }
+        try Syscall.check("fstat", path: path) { fstat(fd, &info) }
         return FileStatus(info)
     }
 
@@ -214,7 +214,7 @@ public enum SafeFile {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = try check("read", path) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            let count = try Syscall.check("read", path: path) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if count == 0 { return bytes }
             bytes += chunk.prefix(count)
             if bytes.count > maxBytes { throw .tooLarge(path: path, limit: maxBytes) }
@@ -228,7 +228,7 @@ public enum SafeFile {
     public static func openForWriting(_ path: String, mode: mode_t = 0o644, append: Bool = false) throws(SystemError) -> Int32 {
         let fd = try openOrCreateRegularFile(path, flags: O_WRONLY | (append ? O_APPEND : 0), mode: mode)
         do throws(SystemError) {
-            if !append { try check("ftruncate", path) { ftruncate(fd, 0) } }
+            if !append { try Syscall.check("ftruncate", path: path) { ftruncate(fd, 0) } }
             try clearNonBlocking(fd, path: path)
             return fd
         } catch {
@@ -245,7 +245,7 @@ public enum SafeFile {
         if let existing = try? FileStatus.of(path, followLinks: false), existing.kind != .regular {
             throw .notRegularFile(path: path, kind: existing.kind)
         }
-        let fd = try check("open", path) {
+        let fd = try Syscall.check("open", path: path) {
             Glibc.open(path, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode)
         }
         do throws(SystemError) {
@@ -273,9 +273,7 @@ public enum SafeFile {
 
     /// `path` with every link resolved (`realpath`).
     package static func resolve(_ path: String) throws(SystemError) -> String {
-        guard let resolved = realpath(path, nil) else {
-            throw .system(call: "realpath", path: path, errno: currentErrno())
-        }
+        let resolved = try Syscall.pointerResult { realpath(path, nil) }.get("realpath", path: path)
         defer { free(resolved) }
         return String(cString: resolved)
     }
@@ -290,7 +288,7 @@ public enum SafeFile {
         if let expected, !before.isSameFile(as: expected) {
             throw .notPermitted(path: name, reason: "the file was replaced while it was being checked")
         }
-        let fd = try check("open", name) { Glibc.open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
+        let fd = try Syscall.check("open", path: name) { Glibc.open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
         do throws(SystemError) {
             let after = try FileStatus.of(descriptor: fd, path: name)
             guard after.kind == .regular else { throw .notRegularFile(path: name, kind: after.kind) }
@@ -305,7 +303,7 @@ public enum SafeFile {
     }
 
     private static func clearNonBlocking(_ fd: Int32, path: String) throws(SystemError) {
-        let flags = try check("fcntl(F_GETFL)", path) { fcntl(fd, F_GETFL) }
-        try check("fcntl(F_SETFL)", path) { fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        let flags = try Syscall.check("fcntl(F_GETFL)", path: path) { fcntl(fd, F_GETFL) }
+        try Syscall.check("fcntl(F_SETFL)", path: path) { fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
     }
 }

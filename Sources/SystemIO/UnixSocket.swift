@@ -42,10 +42,11 @@ public final class UnixSocketConnection: Sendable {
         var pid: Int32 = 0
         var uid: UInt32 = 0
         var gid: UInt32 = 0
-        if csupport_peer_credentials(fd, &pid, &uid, &gid) != 0 {
-            let error = currentErrno()
+        do throws(SystemError) {
+            try Syscall.check("getsockopt(SO_PEERCRED)", path: path) { csupport_peer_credentials(fd, &pid, &uid, &gid) }
+        } catch {
             descriptor.close()
-            throw .system(call: "getsockopt(SO_PEERCRED)", path: path, errno: error)
+            throw error
         }
         peer = PeerCredentials(pid: pid, uid: uid, gid: gid, groups: Self.peerGroups(fd))
     }
@@ -56,9 +57,12 @@ public final class UnixSocketConnection: Sendable {
     private static func peerGroups(_ fd: Int32) -> [UInt32]? {
         for capacity in [64, 65_536] {
             var groups = [UInt32](repeating: 0, count: capacity)
-            let count = groups.withUnsafeMutableBufferPointer { csupport_peer_groups(fd, $0.baseAddress, Int32(capacity)) }
-            if count >= 0 { return Array(groups.prefix(Int(count))) }
-            if errno != ERANGE { return nil }
+            let count = Syscall.result { groups.withUnsafeMutableBufferPointer { csupport_peer_groups(fd, $0.baseAddress, Int32(capacity)) } }
+            switch count {
+            case .success(let count): return Array(groups.prefix(Int(count)))
+            case .failure(.outOfRange): continue
+            case .failure: return nil
+            }
         }
         return nil
     }
@@ -67,14 +71,18 @@ public final class UnixSocketConnection: Sendable {
     /// - Throws: `.system` with `ENOENT` (no socket file) or `ECONNREFUSED` (nobody listens).
     public static func connect(path: String, deadline: ContinuousClock.Instant = .now + .seconds(5)) async throws(SystemError) -> UnixSocketConnection {
         while true {
-            let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
-            if retryingEINTR({ csupport_unix_connect(fd, path) }) == 0 {
-                return try UnixSocketConnection(fd: fd, path: path)
+            let fd = try Syscall.check("socket", path: path) {
+                socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             }
-            let error = currentErrno()
-            _ = Glibc.close(fd)
-            guard error == .resourceTemporarilyUnavailable, ContinuousClock.now < deadline else {
-                throw .system(call: "connect", path: path, errno: error)
+            switch Syscall.result({ csupport_unix_connect(fd, path) }) {
+            case .success:
+                return try UnixSocketConnection(fd: fd, path: path)
+            case .failure(let error):
+                _ = Glibc.close(fd)
+                // A full backlog (`EAGAIN`): try again until the deadline.
+                guard error == .resourceTemporarilyUnavailable, ContinuousClock.now < deadline else {
+                    throw .system(call: "connect", path: path, errno: error)
+                }
             }
             do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .cancelled(operation: "connect", path: path) }
         }
@@ -93,13 +101,12 @@ public final class UnixSocketConnection: Sendable {
         while true {
             let bytes = try descriptor.withFD { fd throws(SystemError) -> [UInt8]? in
                 var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
-                let count = retryingEINTR { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
-                if count > 0 { return Array(buffer.prefix(count)) }
-                if count == 0 { throw .hangUp(path: path) }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return nil }
-                if error == .connectionReset { throw .hangUp(path: path) }
-                throw .system(call: "recv", path: path, errno: error)
+                switch Syscall.result({ buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }) {
+                case .success(0), .failure(.connectionReset): throw .hangUp(path: path)
+                case .success(let count): return Array(buffer.prefix(count))
+                case .failure(.resourceTemporarilyUnavailable): return nil
+                case .failure(let error): throw .system(call: "recv", path: path, errno: error)
+                }
             }
             if let bytes { return bytes }
             let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
@@ -121,12 +128,12 @@ public final class UnixSocketConnection: Sendable {
         var pending = Array(bytes)[...]
         while !pending.isEmpty {
             let written = try descriptor.withFD { fd throws(SystemError) -> Int in
-                let count = retryingEINTR { pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
-                if count >= 0 { return count }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return 0 }
-                if error == .brokenPipe || error == .connectionReset { throw .hangUp(path: path) }
-                throw .system(call: "send", path: path, errno: error)
+                switch Syscall.result({ pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }) {
+                case .success(let count): return count
+                case .failure(.resourceTemporarilyUnavailable): return 0
+                case .failure(.brokenPipe), .failure(.connectionReset): throw .hangUp(path: path)
+                case .failure(let error): throw .system(call: "send", path: path, errno: error)
+                }
             }
             pending = pending.dropFirst(written)
             if pending.isEmpty { return }
@@ -159,15 +166,17 @@ public final class UnixSocketListener: Sendable {
         guard !path.isEmpty, path.utf8.count < 108 else {
             throw .system(call: "bind", path: path, errno: .fileNameTooLong)
         }
-        let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        let fd = try Syscall.check("socket", path: path) {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        }
         descriptor = Descriptor(fd, path: path)
         // The socket is bound in a private 0700 staging folder beside `path`, given its
         // group and mode there, and only then renamed into place: nobody can connect
         // before the mode is right, and no process-wide umask is touched.
         let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         var template = Array(((parent.isEmpty ? "." : parent) + "/.rasXXXXXX").utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }) != nil else {
-            let error = currentErrno()
+        let made = Syscall.pointerResult { template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } } }
+        if case .failure(let error) = made {
             descriptor.close()
             throw .system(call: "mkdtemp", path: path, errno: error)
         }
@@ -178,18 +187,18 @@ public final class UnixSocketListener: Sendable {
             _ = rmdir(staging)
         }
         do throws(SystemError) {
-            try check("bind", staged) { csupport_unix_bind(fd, staged) }
+            try Syscall.check("bind", path: staged) { csupport_unix_bind(fd, staged) }
             if let group {
                 guard let entry = getgrnam(group) else {
                     throw SystemError.system(call: "getgrnam(\(group))", path: path, errno: .noSuchFileOrDirectory)
                 }
-                try check("chown", staged) { chown(staged, uid_t.max, entry.pointee.gr_gid) }
+                try Syscall.check("chown", path: staged) { chown(staged, uid_t.max, entry.pointee.gr_gid) }
             }
-            try check("chmod", staged) { chmod(staged, mode_t(permissions)) }
-            try check("listen", path) { listen(fd, 128) }
+            try Syscall.check("chmod", path: staged) { chmod(staged, mode_t(permissions)) }
+            try Syscall.check("listen", path: path) { listen(fd, 128) }
             // A live socket is never replaced; a stale one (nobody accepts) is, atomically.
             if UnixSocketListener.isListening(path: path) { throw SystemError.inUse(path: path) }
-            try check("rename", path) { rename(staged, path) }
+            try Syscall.check("rename", path: path) { rename(staged, path) }
         } catch {
             descriptor.close()
             throw error
@@ -204,7 +213,10 @@ public final class UnixSocketListener: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { _ = Glibc.close(fd) }
-        return retryingEINTR({ csupport_unix_connect(fd, path) }) == 0 || errno == EAGAIN
+        switch Syscall.result({ csupport_unix_connect(fd, path) }) {
+        case .success, .failure(.resourceTemporarilyUnavailable): return true
+        case .failure: return false
+        }
     }
 
     /// Waits for the next connection until `deadline` (`nil`: no deadline).
@@ -213,11 +225,11 @@ public final class UnixSocketListener: Sendable {
     public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SystemError) -> UnixSocketConnection? {
         while true {
             let fd = try descriptor.withFD { fd throws(SystemError) -> Int32? in
-                let client = retryingEINTR { csupport_accept(fd) }
-                if client >= 0 { return client }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable || error == .connectionAbort { return nil }
-                throw .system(call: "accept", path: path, errno: error)
+                switch Syscall.result({ csupport_accept(fd) }) {
+                case .success(let client): return client
+                case .failure(.resourceTemporarilyUnavailable), .failure(.connectionAbort): return nil
+                case .failure(let error): throw .system(call: "accept", path: path, errno: error)
+                }
             }
             if let fd {
                 // A peer that vanished before we could read its credentials is skipped.
