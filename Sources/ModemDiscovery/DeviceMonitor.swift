@@ -39,7 +39,7 @@ public struct DeviceEvent: Sendable, Hashable, Codable {
 /// Events of devices that ``SerialDevice/exclusion`` leaves out are dropped.
 ///
 /// The monitor starts listening when it is created, so nothing that happens afterwards is
-/// missed even if iteration starts later. Iteration waits on the serial layer's poll
+/// missed even if iteration starts later. Iteration waits on `SystemIO`'s reactor
 /// thread (see `ReadinessWaiter`) and ends — `next()` returns `nil` — when the iterating
 /// task is cancelled or the monitor is closed. ``close()`` (or releasing the monitor)
 /// closes the socket; no thread is left behind.

@@ -24,9 +24,10 @@ package struct IOReadiness: Sendable, Equatable {
 /// One background thread that waits on many descriptors with `epoll` and resumes the tasks
 /// waiting on them.
 ///
-/// Every wait of `SystemIO` and `Serial` goes through here: a task that waits for a port to become
-/// readable or writable suspends instead of blocking a thread of the cooperative pool. The
-/// work per event does not depend on how many descriptors are registered:
+/// Every wait of `SystemIO` and `Serial` goes through here: a task that waits for a port or
+/// socket to become readable or writable suspends instead of blocking a thread of the
+/// cooperative pool. The work per event does not depend on how many descriptors are
+/// registered:
 ///
 /// - a descriptor is added to the epoll set when its first wait starts and removed when its
 ///   last one ends (level-triggered); nothing is rebuilt per wake, and starting a wait does
