@@ -7,6 +7,7 @@ let package = Package(
     name: "swift-ras",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "SystemIO", targets: ["SystemIO"]),
         .library(name: "Serial", targets: ["Serial"]),
         .library(name: "Hayes", targets: ["Hayes"]),
         .library(name: "RAS", targets: ["RAS"]),
@@ -24,45 +25,53 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        .target(name: "CSerialSupport"),
+        // The C shim of SystemIO and Serial: libc calls Swift's Glibc module hides.
+        .target(name: "CSystemSupport"),
+        // The one OS layer: descriptors, the epoll reactor, Unix sockets, files, flock,
+        // signals, processes, and the errno funnel.
+        .target(
+            name: "SystemIO",
+            dependencies: ["CSystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // Serial ports only: termios, modem lines, UUCP locks, ptys.
         .target(
             name: "Serial",
-            dependencies: ["CSerialSupport", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["SystemIO", "CSystemSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .target(
             name: "Hayes",
-            dependencies: ["Serial", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Serial", "SystemIO", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
             name: "RAS",
-            dependencies: ["Hayes", "Serial", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Hayes", "Serial", "SystemIO", .product(name: "Logging", package: "swift-log")],
             exclude: ["PHONEBOOK.md"],
             swiftSettings: strict),
         .target(
             name: "RASService",
-            dependencies: ["RAS", "Serial", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RAS", "SystemIO", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
             name: "FakeModem",
-            dependencies: ["Serial", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Serial", "SystemIO", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .executableTarget(
             name: "fakemodem",
-            dependencies: ["FakeModem", "Serial", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["FakeModem", "SystemIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "dial-bench",
-            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "CSerialSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "SystemIO", "CSystemSupport", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/DialBench",
             swiftSettings: strict),
         .executableTarget(
             name: "daemon-bench",
-            dependencies: ["RASService", "RAS", "Serial"],
+            dependencies: ["RASService", "RAS"],
             path: "Benchmarks/DaemonBench",
             swiftSettings: strict),
         .executableTarget(
             name: "datapath-bench",
-            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "SystemIO", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/DataPathBench",
             swiftSettings: strict),
         .executableTarget(
@@ -73,14 +82,14 @@ let package = Package(
         .target(
             name: "RASDaemon",
             dependencies: [
-                "RASService", "RAS", "ModemDiscovery", "Hayes", "Serial",
+                "RASService", "RAS", "ModemDiscovery", "Hayes", "Serial", "SystemIO",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "rasmand",
             dependencies: [
-                "RASDaemon", "ModemDiscovery", "RASService", "RAS", "Hayes", "Serial",
+                "RASDaemon", "ModemDiscovery", "RASService", "RAS", "Hayes", "Serial", "SystemIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -88,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "rasdial",
             dependencies: [
-                "RASService", "RAS", "Serial",
+                "RASService", "RAS", "SystemIO",
                 // Not linked: built alongside, so that `swift run rasdial` finds the rasmand
                 // it starts and the fakemodem its --demo runs next to it.
                 "rasmand", "fakemodem",
@@ -99,7 +108,7 @@ let package = Package(
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(
             name: "ModemDiscovery",
-            dependencies: ["CUdev", "Serial", "Hayes"],
+            dependencies: ["CUdev", "Serial", "SystemIO", "Hayes"],
             exclude: ["DISCOVERY.md"],
             swiftSettings: strict),
         // Discovery tests: the umockdev testbed (test-only C library), the harness the tests
@@ -116,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "discovery-test-harness",
             dependencies: [
-                "DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery", "Serial", "TestSupport",
+                "DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery", "Serial", "SystemIO", "TestSupport",
                 "RASDaemon", "RASService", "RAS", "Hayes", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/DiscoveryTestHarness",
@@ -127,16 +136,23 @@ let package = Package(
             path: "Benchmarks/DiscoveryBench",
             swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Hayes"], path: "Tests/TestSupport", swiftSettings: strict),
-        .testTarget(name: "SerialTests", dependencies: ["Serial", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SystemIOTests",
+            dependencies: ["SystemIO", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SerialTests",
+            dependencies: ["Serial", "SystemIO", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         .testTarget(name: "HayesTests", dependencies: ["Hayes", "Serial", "FakeModem", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "FakeModem", "TestSupport"],
+            name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "SystemIO", "FakeModem", "TestSupport"],
             exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RASServiceTests",
             dependencies: [
-                "RASService", "RAS", "Hayes", "FakeModem", "Serial", "TestSupport",
+                "RASService", "RAS", "Hayes", "FakeModem", "Serial", "SystemIO", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -18,7 +18,6 @@
 import Foundation
 import RAS
 import RASService
-import Serial
 
 struct Options {
     var sizes = [1, 64, 256, 1024]

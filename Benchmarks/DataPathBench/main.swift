@@ -15,6 +15,7 @@ import Hayes
 import Logging
 import RAS
 import Serial
+import SystemIO
 
 func milliseconds(_ duration: Duration) -> Double {
     let (seconds, attoseconds) = duration.components

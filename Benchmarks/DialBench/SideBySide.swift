@@ -16,7 +16,7 @@
 // settings), drops DTR (speed B0) if the fake modem's transcript says it is still off-hook
 // (chat leaves the call up, and neither wvdial nor its SIGTERM hangs up a pty), waits for
 // the transcript's on-hook, closes the port and lets the modem settle.
-import CSerialSupport
+import CSystemSupport
 import Foundation
 import Glibc
 

@@ -16,7 +16,6 @@ import Foundation
 import Hayes
 import Logging
 import RAS
-import Serial
 
 /// The command line: `[iterations]`, `--runs N`, `--s12 N`, or `--side-by-side` and its options.
 struct Arguments {

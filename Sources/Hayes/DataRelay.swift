@@ -1,6 +1,7 @@
 import Logging
 import Serial
 import Synchronization
+import SystemIO
 
 /// The traffic of one connection's data line: what the relay counted, read by statistics
 /// and by the idle timer from any task.

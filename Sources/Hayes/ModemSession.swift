@@ -1,5 +1,6 @@
 import Logging
 import Serial
+import SystemIO
 
 /// Time limits of a ``ModemSession``. Nothing here is a fixed wait on the normal path: each
 /// limit bounds a wait that ends as soon as the modem answers (HAYES-REFERENCE §8). Tests

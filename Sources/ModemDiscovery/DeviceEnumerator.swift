@@ -17,9 +17,9 @@ public struct DeviceEnumerator: Sendable {
 
     /// Every device of the `tty` class that has a device node, excluded ones included.
     public func ttyDevices() throws(DiscoveryError) -> [SerialDevice] {
-        guard let udev = udev_new() else { throw .fromErrno("udev_new") }
+        let udev = try DiscoveryError.checking("udev_new") { udev_new() }
         defer { udev_unref(udev) }
-        guard let enumerate = udev_enumerate_new(udev) else { throw .fromErrno("udev_enumerate_new") }
+        let enumerate = try DiscoveryError.checking("udev_enumerate_new") { udev_enumerate_new(udev) }
         defer { udev_enumerate_unref(enumerate) }
         var status = udev_enumerate_add_match_subsystem(enumerate, "tty")
         if status < 0 { throw .udev(operation: "udev_enumerate_add_match_subsystem", errno: -status) }

@@ -1,6 +1,6 @@
 import CUdev
-import Serial
 import Synchronization
+import SystemIO
 
 /// A serial port that appeared, went away or changed.
 public struct DeviceEvent: Sendable, Hashable, Codable {
@@ -39,7 +39,7 @@ public struct DeviceEvent: Sendable, Hashable, Codable {
 /// Events of devices that ``SerialDevice/exclusion`` leaves out are dropped.
 ///
 /// The monitor starts listening when it is created, so nothing that happens afterwards is
-/// missed even if iteration starts later. Iteration waits on the serial layer's poll
+/// missed even if iteration starts later. Iteration waits on `SystemIO`'s reactor
 /// thread (see `ReadinessWaiter`) and ends — `next()` returns `nil` — when the iterating
 /// task is cancelled or the monitor is closed. ``close()`` (or releasing the monitor)
 /// closes the socket; no thread is left behind.
@@ -58,9 +58,11 @@ public final class DeviceMonitor: AsyncSequence, Sendable {
     /// Opens the monitor socket and starts receiving events.
     /// - Throws: ``DiscoveryError/udev(operation:errno:)`` if libudev cannot create it.
     public init() throws(DiscoveryError) {
-        guard let udev = udev_new() else { throw .fromErrno("udev_new") }
-        guard let monitor = udev_monitor_new_from_netlink(udev, "udev") else {
-            let error = DiscoveryError.fromErrno("udev_monitor_new_from_netlink")
+        let udev = try DiscoveryError.checking("udev_new") { udev_new() }
+        let monitor: OpaquePointer
+        do throws(DiscoveryError) {
+            monitor = try DiscoveryError.checking("udev_monitor_new_from_netlink") { udev_monitor_new_from_netlink(udev, "udev") }
+        } catch {
             udev_unref(udev)
             throw error
         }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemIO
 
 /// An error from modem discovery.
 public enum DiscoveryError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -17,8 +18,12 @@ public enum DiscoveryError: Error, Sendable, Equatable, CustomStringConvertible 
         }
     }
 
-    /// A failure of a libudev call that returned `NULL` and set `errno`.
-    static func fromErrno(_ operation: String) -> DiscoveryError {
-        .udev(operation: operation, errno: errno)
+    /// Runs a libudev call that returns `NULL` and sets `errno` on failure, through the
+    /// errno funnel (`SystemIO`'s `Syscall`): its result, or ``udev(operation:errno:)``.
+    static func checking<T>(_ operation: String, _ call: () -> T?) throws(DiscoveryError) -> T {
+        switch Syscall.pointerResult(call) {
+        case .success(let value): return value
+        case .failure(let errno): throw .udev(operation: operation, errno: errno.rawValue)
+        }
     }
 }

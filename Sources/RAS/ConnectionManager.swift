@@ -2,6 +2,7 @@ import Foundation
 import Hayes
 import Logging
 import Serial
+import SystemIO
 
 /// The connection manager: owns ports and modems, runs one ``DialMachine`` per connection,
 /// and serves the RAS contract (``RasService``) in this process.

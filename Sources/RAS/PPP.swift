@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Serial
+import SystemIO
 
 /// How a connection runs PPP after `CONNECT` (phonebook `Framing=PPP`).
 public struct PPPSettings: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import Foundation
-import Serial
+import SystemIO
 
 /// A RAS phonebook (`.pbk`): an INI file with one `[Entry Name]` section per entry.
 ///
@@ -198,7 +198,7 @@ public struct Phonebook: Sendable, Equatable {
     }
 
     /// Why a phonebook could not be read, naming the path.
-    private static func reason(_ error: SerialError, path: String) -> String {
+    private static func reason(_ error: SystemError, path: String) -> String {
         switch error {
         case .system(_, _, let errno) where errno == .noSuchFileOrDirectory:
             return "\(path): no such file"

@@ -1,5 +1,5 @@
 import Foundation
-import Serial
+import SystemIO
 
 /// One entry as `RasEnumEntries` lists it (`RASENTRYNAME`).
 public struct RasEntryName: Sendable, Hashable, Codable {

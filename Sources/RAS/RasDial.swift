@@ -1,5 +1,5 @@
 import Hayes
-import Serial
+import SystemIO
 
 /// What to dial (`RASDIALPARAMS`): a phonebook entry, or an entry-less call to a number.
 ///

@@ -1,4 +1,4 @@
-import Serial
+import SystemIO
 
 /// A `TextOutputStream` for swift-log's `StreamLogHandler` that hands each log line to a
 /// ``Serial/BackgroundLineWriter``: logging never blocks the reactor or the connection

@@ -6,6 +6,7 @@ import RAS
 import RASService
 import Serial
 import Synchronization
+import SystemIO
 
 /// What the daemon core runs with: `rasmand`'s options, less the socket.
 public struct DaemonSettings: Sendable {

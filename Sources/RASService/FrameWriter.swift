@@ -1,4 +1,4 @@
-import Serial
+import SystemIO
 
 /// The one writer of a connection's frames, on both sides of the protocol.
 ///
@@ -32,7 +32,7 @@ final class FrameWriter: Sendable {
     /// A writer of `connection`. `onDrop` is called once if the writer drops the connection
     /// (a write timed out or failed; not when the connection was closed by someone else).
     init(connection: UnixSocketConnection, frameTimeout: Duration = .seconds(5),
-         onDrop: @escaping @Sendable (SerialError) -> Void = { _ in }) {
+         onDrop: @escaping @Sendable (SystemError) -> Void = { _ in }) {
         let (stream, queue) = AsyncStream<Item>.makeStream()
         self.frameTimeout = frameTimeout
         self.connection = connection
@@ -47,11 +47,11 @@ final class FrameWriter: Sendable {
 
     private static func write(_ stream: AsyncStream<Item>, to connection: UnixSocketConnection,
                               finishing queue: AsyncStream<Item>.Continuation,
-                              onDrop: @Sendable (SerialError) -> Void) async {
+                              onDrop: @Sendable (SystemError) -> Void) async {
         var failed = false
         for await item in stream {
             if !failed {
-                do throws(SerialError) {
+                do throws(SystemError) {
                     try await connection.write(item.line, deadline: item.deadline)
                     item.written?.resume(returning: true)
                     continue

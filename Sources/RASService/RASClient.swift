@@ -1,6 +1,6 @@
 import Foundation
 import RAS
-import Serial
+import SystemIO
 
 /// The RAS contract served by a `rasmand` daemon: the same ``RasService`` API as the
 /// in-process ``ConnectionManager``, over the daemon's Unix socket. Connections dialed

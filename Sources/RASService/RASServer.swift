@@ -1,6 +1,6 @@
 import Logging
 import RAS
-import Serial
+import SystemIO
 
 /// Serves a ``ConnectionManager`` on a Unix socket (the heart of `rasmand`).
 ///
@@ -39,7 +39,7 @@ public final class RASServer: Sendable {
         await withDiscardingTaskGroup { group in
             while true {
                 let connection: UnixSocketConnection?
-                do throws(SerialError) {
+                do throws(SystemError) {
                     connection = try await listener.accept()
                 } catch {
                     if case .closed = error { break }

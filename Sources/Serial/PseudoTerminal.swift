@@ -1,6 +1,7 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 import Synchronization
+import SystemIO
 
 /// A pseudo-terminal pair: the master side is held here, the slave side is a path
 /// (`/dev/pts/N`) that a program opens as if it were a serial port.
@@ -42,12 +43,12 @@ public final class PseudoTerminal: Sendable {
     /// Creates a pty pair with `posix_openpt`, `grantpt`, `unlockpt`, `ptsname_r`, and makes
     /// the slave raw (no echo, no line editing), as a serial port to a modem would be.
     public init() throws(SerialError) {
-        let fd = csupport_posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(operation: "posix_openpt", path: "/dev/ptmx", errno: currentErrno()) }
+        let fd = try check("posix_openpt", "/dev/ptmx") { csupport_posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
         var name = [CChar](repeating: 0, count: 128)
         do throws(SerialError) {
             try check("grantpt", "/dev/ptmx") { csupport_grantpt(fd) }
             try check("unlockpt", "/dev/ptmx") { csupport_unlockpt(fd) }
+            // ptsname_r returns its error number instead of setting errno.
             let result = csupport_ptsname_r(fd, &name, UInt(name.count))
             if result != 0 { throw .system(operation: "ptsname_r", path: "/dev/ptmx", errno: .init(rawValue: result)) }
             slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -80,7 +81,7 @@ public final class PseudoTerminal: Sendable {
     public func close() { master.close() }
 
     private func withMaster<T>(_ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
-        try master.withFD(body)
+        try master.withFD(ifClosed: SerialError.closed(path:), body)
     }
 
     /// Whether some program has the slave open (the master does not see `POLLHUP`).
@@ -122,12 +123,12 @@ public final class PseudoTerminal: Sendable {
     /// there is nothing or the slave is closed.
     public func readNow(into buffer: inout [UInt8]) throws(SerialError) -> Int {
         try withMaster { fd throws(SerialError) in
-            let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if count >= 0 { return count }
-            let error = currentErrno()
+            switch Syscall.result({ buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) {
+            case .success(let count): return count
             // EIO: no slave is open. EAGAIN: nothing to read.
-            if error == .ioError || error == .resourceTemporarilyUnavailable { return 0 }
-            throw .system(operation: "read", path: slavePath, errno: error)
+            case .failure(.ioError), .failure(.resourceTemporarilyUnavailable): return 0
+            case .failure(let error): throw .system(operation: "read", path: slavePath, errno: error)
+            }
         }
     }
 
@@ -171,11 +172,12 @@ public final class PseudoTerminal: Sendable {
 
     private func writeNow(_ data: UnsafeRawBufferPointer) throws(SerialError) -> Int {
         try withMaster { fd throws(SerialError) in
-            let count = retryingEINTR { Glibc.write(fd, data.baseAddress, data.count) }
-            if count >= 0 { return count }
-            let error = currentErrno()
-            if error == .resourceTemporarilyUnavailable || error == .ioError { return 0 }
-            throw .system(operation: "write", path: slavePath, errno: error)
+            switch Syscall.result({ Glibc.write(fd, data.baseAddress, data.count) }) {
+            case .success(let count): return count
+            // EAGAIN: the pty is full. EIO: no slave is open.
+            case .failure(.resourceTemporarilyUnavailable), .failure(.ioError): return 0
+            case .failure(let error): throw .system(operation: "write", path: slavePath, errno: error)
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import SystemIO
 import SystemPackage
 
 /// Checks that a path a client named is a serial port it could open itself, before a
@@ -29,8 +30,8 @@ public enum SerialDeviceCheck {
     /// - Throws: `.system` with `ENOENT` when it does not exist, ``SerialError/notSerialDevice(path:reason:)``,
     ///   ``SerialError/notPermitted(path:reason:)``.
     public static func check(_ path: String, requester: PeerCredentials?) throws(SerialError) -> Identity {
-        let resolved = try SafeFile.resolve(path)
-        let status = try FileStatus.of(resolved)
+        let resolved = try SerialError.converting(SafeFile.resolve(path))
+        let status = try SerialError.converting(FileStatus.of(resolved))
         guard status.kind == .characterDevice else {
             throw .notSerialDevice(path: path, reason: "\(resolved) is a \(status.kind)")
         }
@@ -39,7 +40,7 @@ public enum SerialDeviceCheck {
                 path: path, reason: "\(resolved) is character device \(status.deviceMajor):\(status.deviceMinor), not a serial port or pseudo-terminal")
         }
         if let requester, requester.uid != 0 {
-            let checked = try requester.checkAccess([.read, .write], to: resolved, givenAs: path)
+            let checked = try SerialError.converting(requester.checkAccess([.read, .write], to: resolved, givenAs: path))
             guard checked.isSameFile(as: status) else {
                 throw .notPermitted(path: path, reason: "the device changed while it was being checked")
             }

@@ -1,10 +1,14 @@
+import SystemIO
 import SystemPackage
 
 /// An error from the serial layer. Every case keeps the path it concerns and, where a
-/// system call failed, its `errno`, so that callers can map it to a RAS error without
-/// parsing text.
+/// system call failed, its name and `errno`, so that callers can map it to a RAS error
+/// without parsing text.
+///
+/// The OS layer's failures underneath (``SystemError``) arrive here as the case of the same
+/// name with the same text (``init(_:)``).
 public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A system call failed.
+    /// A system call failed: `operation` names the C call (`tcsetattr`, `ioctl(TIOCMGET)`…).
     case system(operation: String, path: String, errno: Errno)
     /// The device does not support the operation, e.g. modem lines on a pseudo-terminal.
     case unsupported(operation: String, path: String)
@@ -86,5 +90,27 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notSerialDevice(let path, let reason):
             return "\(path) is not a serial port (\(reason)); it was not opened"
         }
+    }
+}
+
+extension SerialError {
+    /// The serial layer's form of an OS-layer error: the case of the same name, the same text.
+    public init(_ error: SystemError) {
+        switch error {
+        case .system(let call, let path, let errno): self = .system(operation: call, path: path, errno: errno)
+        case .hangUp(let path): self = .hangUp(path: path)
+        case .closed(let path): self = .closed(path: path)
+        case .timedOut(let operation, let path): self = .timedOut(operation: operation, path: path)
+        case .inUse(let path): self = .inUse(path: path)
+        case .cancelled(let operation, let path): self = .cancelled(operation: operation, path: path)
+        case .notRegularFile(let path, let kind): self = .notRegularFile(path: path, kind: kind)
+        case .tooLarge(let path, let limit): self = .tooLarge(path: path, limit: limit)
+        case .notPermitted(let path, let reason): self = .notPermitted(path: path, reason: reason)
+        }
+    }
+
+    /// Evaluates `body`, a call into `SystemIO`, and throws its error as a `SerialError`.
+    static func converting<T>(_ body: @autoclosure () throws(SystemError) -> T) throws(SerialError) -> T {
+        do { return try body() } catch { throw SerialError(error) }
     }
 }

@@ -1,6 +1,7 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 import Synchronization
+import SystemIO
 import SystemPackage
 
 /// An open serial port (a real UART, a USB modem or adapter, or the slave side of a
@@ -9,7 +10,7 @@ import SystemPackage
 /// The port is opened `O_RDWR | O_NOCTTY | O_NONBLOCK`, so opening never waits for
 /// carrier, and claimed with `TIOCEXCL` and `flock` so that no other program can open
 /// it behind our back. Reads and writes take deadlines and suspend the calling task
-/// (see `IOReactor`) rather than blocking a thread. The descriptor is closed exactly
+/// (see `SystemIO`'s `IOReactor`) rather than blocking a thread. The descriptor is closed exactly
 /// once — by ``close()`` or when the object is released — including on every failing
 /// path of ``init(path:options:exclusive:)``.
 public final class SerialPort: Sendable {
@@ -35,17 +36,17 @@ public final class SerialPort: Sendable {
         checked: SerialDeviceCheck.Identity? = nil
     ) throws(SerialError) {
         self.path = path
-        let fd = retryingEINTR { Glibc.open(checked?.canonicalPath ?? path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
-        if fd < 0 {
-            let error = currentErrno()
-            if error == .resourceBusy { throw .inUse(path: path) }
-            throw .system(operation: "open", path: path, errno: error)
+        let fd: Int32
+        switch Syscall.result({ Glibc.open(checked?.canonicalPath ?? path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(.resourceBusy): throw .inUse(path: path)
+        case .failure(let error): throw .system(operation: "open", path: path, errno: error)
         }
         descriptor = Descriptor(fd, path: path)
         lastOptions = Mutex(options)
         do throws(SerialError) {
             if let checked {
-                let opened = try FileStatus.of(descriptor: fd, path: path)
+                let opened = try SerialError.converting(FileStatus.of(descriptor: fd, path: path))
                 guard opened.isSameDevice(as: checked.status) else {
                     throw .notPermitted(path: path, reason: "the device changed between the check and the open")
                 }
@@ -54,10 +55,10 @@ public final class SerialPort: Sendable {
             try check("tcgetattr", path) { tcgetattr(fd, &probe) }
             if exclusive {
                 try check("ioctl(TIOCEXCL)", path) { ioctl(fd, UInt(TIOCEXCL)) }
-                if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
-                    let error = currentErrno()
-                    if error == .wouldBlock { throw .inUse(path: path) }
-                    throw .system(operation: "flock", path: path, errno: error)
+                switch Syscall.result({ flock(fd, LOCK_EX | LOCK_NB) }) {
+                case .success: break
+                case .failure(.wouldBlock): throw .inUse(path: path)
+                case .failure(let error): throw .system(operation: "flock", path: path, errno: error)
                 }
             }
             try configure(options)
@@ -98,7 +99,7 @@ public final class SerialPort: Sendable {
     /// Runs `body` with the open descriptor, under the lock that `close` takes.
     @discardableResult
     private func withDescriptor<T>(_ operation: String, _ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
-        try descriptor.withFD(body)
+        try descriptor.withFD(ifClosed: SerialError.closed(path:), body)
     }
 
     // MARK: Line settings
@@ -113,10 +114,10 @@ public final class SerialPort: Sendable {
             var t = previous
             options.apply(to: &t)
             do throws(SerialError) {
-                if retryingEINTR({ tcsetattr(fd, TCSANOW, &t) }) != 0 {
-                    let error = currentErrno()
-                    if error == .invalidArgument { throw .unsupported(operation: "configure \(options)", path: path) }
-                    throw .system(operation: "tcsetattr", path: path, errno: error)
+                switch Syscall.result({ tcsetattr(fd, TCSANOW, &t) }) {
+                case .success: break
+                case .failure(.invalidArgument): throw .unsupported(operation: "configure \(options)", path: path)
+                case .failure(let error): throw .system(operation: "tcsetattr", path: path, errno: error)
                 }
                 var back = termios()
                 try check("tcgetattr", path) { tcgetattr(fd, &back) }
@@ -188,13 +189,12 @@ public final class SerialPort: Sendable {
     /// is there. - Throws: `.hangUp` at end-of-file or `EIO`.
     private func readNow(into buffer: inout [UInt8]) throws(SerialError) -> Int? {
         try withDescriptor("read") { fd throws(SerialError) -> Int? in
-            let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if count > 0 { return count }
-            if count == 0 { throw .hangUp(path: path) }
-            let error = currentErrno()
-            if error == .resourceTemporarilyUnavailable { return nil }
-            if error == .ioError { throw .hangUp(path: path) }
-            throw .system(operation: "read", path: path, errno: error)
+            switch Syscall.result({ buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) {
+            case .success(0), .failure(.ioError): throw .hangUp(path: path)
+            case .success(let count): return count
+            case .failure(.resourceTemporarilyUnavailable): return nil
+            case .failure(let error): throw .system(operation: "read", path: path, errno: error)
+            }
         }
     }
 
@@ -204,12 +204,12 @@ public final class SerialPort: Sendable {
         var pending = Array(bytes)[...]
         while !pending.isEmpty {
             let written = try withDescriptor("write") { fd throws(SerialError) -> Int in
-                let count = retryingEINTR { pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
-                if count >= 0 { return count }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return 0 }
-                if error == .ioError { throw .hangUp(path: path) }
-                throw .system(operation: "write", path: path, errno: error)
+                switch Syscall.result({ pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }) {
+                case .success(let count): return count
+                case .failure(.resourceTemporarilyUnavailable): return 0
+                case .failure(.ioError): throw .hangUp(path: path)
+                case .failure(let error): throw .system(operation: "write", path: path, errno: error)
+                }
             }
             pending = pending.dropFirst(written)
             if pending.isEmpty { return }
@@ -286,12 +286,12 @@ public final class SerialPort: Sendable {
     }
 
     private func lineIoctl(_ fd: Int32, _ operation: String, _ call: () -> Int32) throws(SerialError) {
-        if retryingEINTR(call) == 0 { return }
-        let error = currentErrno()
-        if error == .inappropriateIOCTLForDevice || error == .invalidArgument || error == .notSupported {
+        switch Syscall.result(call) {
+        case .success: return
+        case .failure(.inappropriateIOCTLForDevice), .failure(.invalidArgument), .failure(.notSupported):
             throw .unsupported(operation: operation, path: path)
+        case .failure(let error): throw .system(operation: operation, path: path, errno: error)
         }
-        throw .system(operation: operation, path: path, errno: error)
     }
 
     /// Waits until one of the lines in `mask` changes from its current level, or `deadline`.

@@ -1,4 +1,5 @@
 import Glibc
+import SystemIO
 import SystemPackage
 
 /// A UUCP lock file (`LCK..ttyUSB0` holding the owner's PID as ten ASCII columns and a
@@ -51,21 +52,25 @@ public struct UUCPLock: Sendable, Equatable {
         let lockFile = directory + "/" + lockName(for: device)
         let content = Array(pidField(pid).utf8)
         for _ in 0..<8 {
-            let fd = retryingEINTR {
+            switch Syscall.result({
                 open(lockFile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0o644)
-            }
-            if fd >= 0 {
-                let written = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                let writeError = currentErrno()
+            }) {
+            case .success(let fd):
+                let written = Syscall.result { content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
                 _ = Glibc.close(fd)
-                if written != content.count {
+                switch written {
+                case .success(content.count):
+                    return UUCPLock(device: device, lockFile: lockFile, pid: pid)
+                case .success:
                     _ = unlink(lockFile)
-                    throw .system(operation: "write lock", path: lockFile, errno: written < 0 ? writeError : .noSpace)
+                    throw .system(operation: "write lock", path: lockFile, errno: .noSpace)
+                case .failure(let error):
+                    _ = unlink(lockFile)
+                    throw .system(operation: "write lock", path: lockFile, errno: error)
                 }
-                return UUCPLock(device: device, lockFile: lockFile, pid: pid)
-            }
-            let error = currentErrno()
-            guard error == .fileExists else {
+            case .failure(.fileExists):
+                break  // a lock is there: whose?
+            case .failure(let error):
                 throw .system(operation: "create lock", path: lockFile, errno: error)
             }
             switch inspect(lockFile) {
@@ -79,8 +84,9 @@ public struct UUCPLock: Sendable, Equatable {
                 throw .badLockFile(path: device, lockFile: lockFile, kind: kind)
             case .stale:
                 // The holder is gone (crash, power loss, SIGKILL): reclaim the lock.
-                if unlink(lockFile) != 0 && errno != ENOENT {
-                    throw .system(operation: "remove stale lock", path: lockFile, errno: currentErrno())
+                switch Syscall.result({ unlink(lockFile) }) {
+                case .success, .failure(.noSuchFileOrDirectory): break
+                case .failure(let error): throw .system(operation: "remove stale lock", path: lockFile, errno: error)
                 }
             }
         }
@@ -117,7 +123,10 @@ public struct UUCPLock: Sendable, Equatable {
         case .live(let pid):
             return unlink(lockFile) == 0 ? .removed(pid: pid) : .held(pid: pid)
         case .stale(let pid):
-            return unlink(lockFile) == 0 || errno == ENOENT ? .removed(pid: pid) : .held(pid: pid)
+            switch Syscall.result({ unlink(lockFile) }) {
+            case .success, .failure(.noSuchFileOrDirectory): return .removed(pid: pid)
+            case .failure: return .held(pid: pid)
+            }
         }
     }
 
@@ -145,17 +154,22 @@ public struct UUCPLock: Sendable, Equatable {
         let content = Array(UUCPLock.pidField(newPID).utf8)
         for attempt in 0..<8 {
             let temporary = lockFile + ".\(newPID).\(UInt32.random(in: 0...UInt32.max)).tmp"
-            let fd = retryingEINTR {
+            let fd: Int32
+            switch Syscall.result({
                 open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0o644)
+            }) {
+            case .success(let created): fd = created
+            case .failure(.fileExists) where attempt < 7: continue
+            case .failure(let error): throw .system(operation: "relock", path: temporary, errno: error)
             }
-            guard fd >= 0 else {
-                if errno == EEXIST && attempt < 7 { continue }
-                throw .system(operation: "relock", path: temporary, errno: currentErrno())
-            }
-            let written = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let written = Syscall.result { content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
             _ = Glibc.close(fd)
-            guard written == content.count, rename(temporary, lockFile) == 0 else {
-                let error = currentErrno()
+            let renamed: Result<Int32, Errno> = switch written {
+            case .success(content.count): Syscall.result { rename(temporary, lockFile) }
+            case .success: .failure(.noSpace)  // a short write
+            case .failure(let error): .failure(error)
+            }
+            if case .failure(let error) = renamed {
                 _ = unlink(temporary)
                 throw .system(operation: "relock", path: lockFile, errno: error)
             }
@@ -178,7 +192,7 @@ public struct UUCPLock: Sendable, Equatable {
         switch readLockFile(lockFile) {
         case .missing: return .vanished
         case .notRegular(let kind): return .notALockFile(kind)
-        case .pid(let pid): return processIsAlive(pid) ? .live(pid) : .stale(pid)
+        case .pid(let pid): return ProcessIdentity.isAlive(pid) ? .live(pid) : .stale(pid)
         }
     }
 
@@ -196,7 +210,7 @@ public struct UUCPLock: Sendable, Equatable {
     /// (see ``SafeFile``). A file that cannot be read counts as garbage (stale).
     private static func readLockFile(_ lockFile: String) -> LockFileContent {
         let fd: Int32
-        do throws(SerialError) {
+        do throws(SystemError) {
             (fd, _) = try SafeFile.openExistingRegularFile(lockFile)
         } catch .notRegularFile(_, let kind) {
             return .notRegular(kind)

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Dispatch
 import FakeModem
-import Serial
+import SystemIO
 import Foundation
 
 /// `fakemodem`: serves fake Hayes modems on pseudo-terminals until SIGINT or SIGTERM.

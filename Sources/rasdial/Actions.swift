@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import RAS
 import RASService
-import Serial
 import Synchronization
+import SystemIO
 
 /// The forms of `rasdial`, each against the daemon at ``socketPath``.
 struct Actions: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import RAS
 import RASService
-import Serial
+import SystemIO
 
 /// Finding, and when needed starting, the `rasmand` daemon.
 enum Daemon {

@@ -1,8 +1,8 @@
 import Foundation
 import RAS
 import RASService
-import Serial
 import Synchronization
+import SystemIO
 
 /// `rasdial --demo`: the whole stack with nothing installed or configured. In a new
 /// temporary folder it starts a `fakemodem` process on a pty and a private `rasmand` process

@@ -1,6 +1,6 @@
 import RAS
-import Serial
 import Synchronization
+import SystemIO
 
 /// SIGINT, SIGTERM and SIGHUP for a form of `rasdial` that waits on rasmand (a dial,
 /// `--disconnect`, `--watch`).

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import RAS
 import RASService
-import Serial
+import SystemIO
 
 /// `rasdial`: dial, list, hang up and watch RAS connections served by `rasmand`, in the
 /// manner of Windows' `rasdial.exe` with Linux-style flags. README.md has every form.

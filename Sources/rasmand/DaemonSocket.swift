@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import RAS
 import RASService
-import Serial
+import SystemIO
 
 /// Claims the daemon's socket path, race-free: the parent folder is made if missing, the
 /// `flock` on `<socket>.lock` is taken before anything is bound, and only then is a stale
@@ -66,10 +66,10 @@ struct DaemonSocket {
         }
     }
 
-    private func listen(mode: UInt32, group: String?) throws(SerialError) -> UnixSocketListener {
+    private func listen(mode: UInt32, group: String?) throws(SystemError) -> UnixSocketListener {
         do {
             return try UnixSocketListener(path: path, permissions: mode, group: group)
-        } catch .system(let operation, _, _) where group != nil && operation.hasPrefix("getgrnam") {
+        } catch .system(let call, _, _) where group != nil && call.hasPrefix("getgrnam") {
             logger.warning("group does not exist; the socket is for its owner only (0600)", metadata: [
                 "group": "\(group ?? "")", "socket": "\(path)",
             ])

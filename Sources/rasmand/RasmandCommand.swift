@@ -7,6 +7,7 @@ import RAS
 import RASDaemon
 import RASService
 import Serial
+import SystemIO
 
 /// `rasmand`: the swift-ras connection manager daemon. Claims its socket, then runs a
 /// ``DaemonCore`` (the modems' device table, the connection manager and the socket server)

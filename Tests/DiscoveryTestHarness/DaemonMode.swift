@@ -6,6 +6,7 @@ import RAS
 import RASDaemon
 import Serial
 import Synchronization
+import SystemIO
 import TestSupport
 
 /// `discovery-test-harness daemon`: rasmand's core (`DaemonCore`, as `rasmand` runs it) in

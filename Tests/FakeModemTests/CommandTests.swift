@@ -1,6 +1,5 @@
 import FakeModem
 import Foundation
-import Serial
 import Testing
 
 /// Command mode, driven through a real pty with `SerialPort`.

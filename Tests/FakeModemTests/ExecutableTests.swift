@@ -1,6 +1,5 @@
 import FakeModem
 import Foundation
-import Serial
 import Synchronization
 import Testing
 import TestSupport

@@ -1,6 +1,5 @@
 import FakeModem
 import Foundation
-import Serial
 import Testing
 
 /// Every fault of `Fixtures/scenarios/faults.yaml`, one modem each.

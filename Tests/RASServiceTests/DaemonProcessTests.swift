@@ -1,7 +1,7 @@
 import Foundation
 import RAS
 import RASService
-import Serial
+import SystemIO
 import TestSupport
 import Testing
 #if canImport(Glibc)

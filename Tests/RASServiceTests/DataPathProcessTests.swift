@@ -1,6 +1,6 @@
 import Foundation
 import RAS
-import Serial
+import SystemIO
 import TestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import RAS
 @testable import RASService
-import Serial
+import SystemIO
 import TestSupport
 import Testing
 
@@ -305,7 +305,7 @@ struct FrameIntegrityTests {
 
         var received: [UInt8] = []
         while true {
-            do throws(SerialError) {
+            do throws(SystemError) {
                 received += try await far.read(deadline: .now + .seconds(30))
             } catch {
                 break
@@ -356,7 +356,7 @@ private struct SlowReader {
                 return line
             }
             let bytes: [UInt8]
-            do throws(SerialError) {
+            do throws(SystemError) {
                 bytes = try await connection.read(maxCount: chunk, deadline: .now + .seconds(30))
             } catch {
                 if case .hangUp = error { return nil }

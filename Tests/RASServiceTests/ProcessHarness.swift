@@ -1,7 +1,6 @@
 import Foundation
 import RAS
 import RASService
-import Serial
 import TestSupport
 import Testing
 #if canImport(Glibc)

@@ -4,7 +4,7 @@ import Hayes
 import Logging
 import RAS
 @testable import RASService
-import Serial
+import SystemIO
 import TestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import Hayes
 import RAS
 import Serial
+import SystemIO
 import Testing
 import TestSupport
 

@@ -3,7 +3,6 @@ import Foundation
 import Hayes
 import Logging
 import RAS
-import Serial
 import Testing
 import TestSupport
 

@@ -2,7 +2,6 @@ import FakeModem
 import Foundation
 import Hayes
 import RAS
-import Serial
 import Testing
 import TestSupport
 

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import RAS
-import Serial
+import SystemIO
 
 @Suite("Phonebook search path")
 struct PhonebookSearchPathTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Serial
+import SystemIO
 import SystemPackage
 import Testing
 import TestSupport
@@ -253,5 +254,43 @@ struct SerialPortTests {
         try await port.write(Array("AT\r".utf8))
         try await port.drain(deadline: .now + .seconds(1))
         try await port.sendBreak(duration: .milliseconds(10))
+    }
+
+    @Test("a read and a write waiting on one descriptor are delivered apart")
+    func aReadAndAWriteWaitOnOneDescriptorAreDeliveredApart() async throws {
+        let pty = try PseudoTerminal()
+        let port = try SerialPort(path: pty.slavePath)
+        defer { port.close() }
+        // A read waits with no data while writes go through; then data arrives.
+        let reader = Task { try await port.read(deadline: .now + .seconds(5)) }
+        try await Task.sleep(for: .milliseconds(50))
+        try await port.write(Array("AT\r".utf8), deadline: .now + .seconds(1))
+        #expect(try pty.writeNow(Array("OK".utf8)) == 2)
+        #expect(try await reader.value == Array("OK".utf8))
+    }
+}
+
+@Suite("SerialError and the OS layer's SystemError")
+struct SerialErrorTests {
+    @Test("an OS-layer error becomes the SerialError of the same name, with the same text")
+    func systemErrorsMapCaseByCase() {
+        let cases: [(SystemError, SerialError)] = [
+            (.system(call: "open", path: "/dev/x", errno: .noSuchFileOrDirectory),
+             .system(operation: "open", path: "/dev/x", errno: .noSuchFileOrDirectory)),
+            (.hangUp(path: "/dev/x"), .hangUp(path: "/dev/x")),
+            (.closed(path: "/dev/x"), .closed(path: "/dev/x")),
+            (.timedOut(operation: "write", path: "/dev/x"), .timedOut(operation: "write", path: "/dev/x")),
+            (.inUse(path: "/dev/x"), .inUse(path: "/dev/x")),
+            (.cancelled(operation: "read", path: "/dev/x"), .cancelled(operation: "read", path: "/dev/x")),
+            (.notRegularFile(path: "/x", kind: .fifo), .notRegularFile(path: "/x", kind: .fifo)),
+            (.tooLarge(path: "/x", limit: 3), .tooLarge(path: "/x", limit: 3)),
+            (.notPermitted(path: "/x", reason: "no"), .notPermitted(path: "/x", reason: "no")),
+        ]
+        for (system, serial) in cases {
+            #expect(SerialError(system) == serial)
+            #expect(SerialError(system).description == system.description)
+            #expect(SerialError(system).errno == system.errno)
+            #expect(SerialError(system).path == system.path)
+        }
     }
 }

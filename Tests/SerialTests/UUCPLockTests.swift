@@ -1,5 +1,6 @@
 import Foundation
 import Serial
+import SystemIO
 import Testing
 import TestSupport
 

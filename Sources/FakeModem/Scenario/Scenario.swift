@@ -1,5 +1,5 @@
 import Foundation
-import Serial
+import SystemIO
 
 /// A phone exchange and the modems on it: which numbers connect, fail or ring another
 /// fake modem, and how each modem is set up. Read one from YAML with

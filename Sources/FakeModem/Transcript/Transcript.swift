@@ -1,5 +1,5 @@
 import Foundation
-import Serial
+import SystemIO
 import Synchronization
 
 /// One line of a transcript: something a modem received, sent or did.

@@ -1,7 +1,8 @@
-#ifndef CSERIALSUPPORT_H
-#define CSERIALSUPPORT_H
+#ifndef CSYSTEMSUPPORT_H
+#define CSYSTEMSUPPORT_H
 /* The few libc calls Swift's Glibc module leaves out because they sit behind
-   _GNU_SOURCE / _XOPEN_SOURCE. Used only by the Serial module. */
+   _GNU_SOURCE / _XOPEN_SOURCE. Used only by the SystemIO module (descriptors, sockets,
+   epoll, processes) and the Serial module (ptys, line error counters). */
 int csupport_posix_openpt(int flags);
 int csupport_pipe2(int fds[2], int flags);
 int csupport_grantpt(int fd);

@@ -1,4 +1,4 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 import Synchronization
 import SystemPackage
@@ -35,20 +35,19 @@ public final class ChildProcess: Sendable {
     /// stdout and stderr go to one pipe read by ``readOutput(deadline:)``. Every signal is
     /// at its default action in the child, none blocked; it gets its own process group.
     /// - Throws: `.system` when the program cannot be started (`ENOENT`, `EACCES`…).
-    public init(executable: String, arguments: [String], environment: [String] = [], input: [UInt8]? = nil) throws(SerialError) {
+    public init(executable: String, arguments: [String], environment: [String] = [], input: [UInt8]? = nil) throws(SystemError) {
         self.executable = executable
         var outputPipe: [Int32] = [-1, -1]
-        try check("pipe2", executable) { csupport_pipe2(&outputPipe, O_CLOEXEC) }
+        try Syscall.check("pipe2", path: executable) { csupport_pipe2(&outputPipe, O_CLOEXEC) }
         var inputPipe: [Int32] = [-1, -1]
         if let input {
             guard input.count <= 4096 else {
                 _ = Glibc.close(outputPipe[0]); _ = Glibc.close(outputPipe[1])
                 throw .tooLarge(path: executable, limit: 4096)
             }
-            if csupport_pipe2(&inputPipe, O_CLOEXEC) != 0 {
-                let error = currentErrno()
+            if case .failure(let error) = Syscall.result({ csupport_pipe2(&inputPipe, O_CLOEXEC) }) {
                 _ = Glibc.close(outputPipe[0]); _ = Glibc.close(outputPipe[1])
-                throw .system(operation: "pipe2", path: executable, errno: error)
+                throw .system(call: "pipe2", path: executable, errno: error)
             }
             // A pipe holds 4 KiB at least: the write cannot block.
             _ = input.withUnsafeBytes { Glibc.write(inputPipe[1], $0.baseAddress, $0.count) }
@@ -64,7 +63,8 @@ public final class ChildProcess: Sendable {
         _ = Glibc.close(outputPipe[1])
         guard result == 0 else {
             _ = Glibc.close(outputPipe[0])
-            throw .system(operation: "posix_spawn", path: executable, errno: Errno(rawValue: result))
+            // posix_spawn returns its error number instead of setting errno.
+            throw .system(call: "posix_spawn", path: executable, errno: Errno(rawValue: result))
         }
         pid = child
         _ = fcntl(outputPipe[0], F_SETFL, fcntl(outputPipe[0], F_GETFL) | O_NONBLOCK)
@@ -83,7 +83,7 @@ public final class ChildProcess: Sendable {
         if termination.withLock({ $0 }) == nil {
             _ = kill(pid, SIGKILL)
             var status: Int32 = 0
-            _ = retryingEINTR { waitpid(pid, &status, 0) }
+            _ = Syscall.result { waitpid(pid, &status, 0) }
         }
         output.close()
         exitWatch?.close()
@@ -115,7 +115,7 @@ public final class ChildProcess: Sendable {
 
     /// Output (stdout and stderr) as it comes: bytes, `[]` when the deadline passed, `nil`
     /// at end-of-file (every copy of the pipe closed: the program and anything it started).
-    public func readOutput(deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8]? {
+    public func readOutput(deadline: ContinuousClock.Instant?) async throws(SystemError) -> [UInt8]? {
         try await output.readAvailable(deadline: deadline)
     }
 
@@ -161,21 +161,23 @@ public final class EventFifo: Sendable {
     private let keeper: Descriptor
 
     /// Makes the FIFO at `path` (mode 0600; nothing may be there) and opens it.
-    public init(path: String) throws(SerialError) {
+    public init(path: String) throws(SystemError) {
         self.path = path
-        try check("mkfifo", path) { mkfifo(path, 0o600) }
-        let readFD = retryingEINTR { Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
-        guard readFD >= 0 else {
-            let error = currentErrno()
+        try Syscall.check("mkfifo", path: path) { mkfifo(path, 0o600) }
+        let readFD: Int32
+        do throws(SystemError) {
+            readFD = try Syscall.check("open", path: path) { Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
+        } catch {
             _ = unlink(path)
-            throw .system(operation: "open", path: path, errno: error)
+            throw error
         }
-        let writeFD = retryingEINTR { Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
-        guard writeFD >= 0 else {
-            let error = currentErrno()
+        let writeFD: Int32
+        do throws(SystemError) {
+            writeFD = try Syscall.check("open", path: path) { Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW) }
+        } catch {
             _ = Glibc.close(readFD)
             _ = unlink(path)
-            throw .system(operation: "open", path: path, errno: error)
+            throw error
         }
         reader = Descriptor(readFD, path: path)
         keeper = Descriptor(writeFD, path: path)
@@ -184,7 +186,7 @@ public final class EventFifo: Sendable {
     deinit { close() }
 
     /// Bytes written so far, `[]` when the deadline passed first.
-    public func read(deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
+    public func read(deadline: ContinuousClock.Instant?) async throws(SystemError) -> [UInt8] {
         try await reader.readAvailable(deadline: deadline) ?? []
     }
 
@@ -199,16 +201,16 @@ public final class EventFifo: Sendable {
 extension Descriptor {
     /// What can be read now, waiting for it until `deadline`: bytes, `[]` at the deadline,
     /// `nil` at end-of-file.
-    func readAvailable(deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8]? {
+    func readAvailable(deadline: ContinuousClock.Instant?) async throws(SystemError) -> [UInt8]? {
         while true {
-            let result = try withFD { fd throws(SerialError) -> [UInt8]?? in
+            let result = try withFD { fd throws(SystemError) -> [UInt8]?? in
                 var buffer = [UInt8](repeating: 0, count: 4096)
-                let count = retryingEINTR { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-                if count > 0 { return .some(Array(buffer.prefix(count))) }
-                if count == 0 { return .some(nil) }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return .none }
-                throw .system(operation: "read", path: path, errno: error)
+                switch Syscall.result({ buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }) {
+                case .success(0): return .some(nil)
+                case .success(let count): return .some(Array(buffer.prefix(count)))
+                case .failure(.resourceTemporarilyUnavailable): return .none
+                case .failure(let error): throw .system(call: "read", path: path, errno: error)
+                }
             }
             if let result { return result }
             let readiness = await wait(events: Int16(POLLIN), deadline: deadline)

@@ -1,4 +1,4 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 import SystemPackage
 
@@ -73,16 +73,16 @@ public struct FileStatus: Sendable, Equatable {
 
     /// The status of `path`; with `followLinks` false a symbolic link is described itself
     /// (`lstat`). The corresponding C functions are `stat` and `lstat`.
-    public static func of(_ path: String, followLinks: Bool = true) throws(SerialError) -> FileStatus {
+    public static func of(_ path: String, followLinks: Bool = true) throws(SystemError) -> FileStatus {
         var info = stat()
-        try check(followLinks ? "stat" : "lstat", path) { followLinks ? stat(path, &info) : lstat(path, &info) }
+        try Syscall.check(followLinks ? "stat" : "lstat", path: path) { followLinks ? stat(path, &info) : lstat(path, &info) }
         return FileStatus(info)
     }
 
     /// The status of an open descriptor (`fstat`).
-    static func of(descriptor fd: Int32, path: String) throws(SerialError) -> FileStatus {
+    package static func of(descriptor fd: Int32, path: String) throws(SystemError) -> FileStatus {
         var info = stat()
-        try check("fstat", path) { fstat(fd, &info) }
+        try Syscall.check("fstat", path: path) { fstat(fd, &info) }
         return FileStatus(info)
     }
 
@@ -149,10 +149,10 @@ extension PeerCredentials {
     /// Checks that these credentials may reach `path` (search on every folder above it) and
     /// have `access` to the file itself. `path` must be absolute; links are followed.
     /// - Returns: the file's status.
-    /// - Throws: ``SerialError/notPermitted(path:reason:)`` naming what stopped the peer, or
+    /// - Throws: ``SystemError/notPermitted(path:reason:)`` naming what stopped the peer, or
     ///   `.system` when a part of the path cannot be examined (`ENOENT` for a missing one).
     @discardableResult
-    public func checkAccess(_ access: FileAccess, to path: String) throws(SerialError) -> FileStatus {
+    public func checkAccess(_ access: FileAccess, to path: String) throws(SystemError) -> FileStatus {
         var folder = path
         var folders: [String] = []
         while let slash = folder.lastIndex(of: "/") {
@@ -178,7 +178,7 @@ extension PeerCredentials {
     /// enter), then `access` is checked on the resolved file.
     /// - Returns: the resolved file's status.
     @discardableResult
-    public func checkAccess(_ access: FileAccess, to resolved: String, givenAs path: String) throws(SerialError) -> FileStatus {
+    public func checkAccess(_ access: FileAccess, to resolved: String, givenAs path: String) throws(SystemError) -> FileStatus {
         if path.hasPrefix("/"), path != resolved { try checkAccess([], to: path) }
         return try checkAccess(access, to: resolved)
     }
@@ -200,12 +200,12 @@ public enum SafeFile {
     /// the resolved file is then opened with `O_NOFOLLOW`, and must be the very file that was
     /// checked. With a `requester`, the resolved path (and the path as given) must be
     /// readable by it through its permission bits (see ``PeerCredentials/checkAccess(_:to:)``).
-    /// - Throws: ``SerialError/notRegularFile(path:kind:)`` for a FIFO, device, folder or
-    ///   socket (never opened), ``SerialError/tooLarge(path:limit:)`` past `maxBytes`,
-    ///   ``SerialError/notPermitted(path:reason:)``, or `.system` (`ENOENT` for a missing file).
+    /// - Throws: ``SystemError/notRegularFile(path:kind:)`` for a FIFO, device, folder or
+    ///   socket (never opened), ``SystemError/tooLarge(path:limit:)`` past `maxBytes`,
+    ///   ``SystemError/notPermitted(path:reason:)``, or `.system` (`ENOENT` for a missing file).
     public static func readRegularFile(
         _ path: String, maxBytes: Int = defaultReadLimit, requester: PeerCredentials? = nil
-    ) throws(SerialError) -> [UInt8] {
+    ) throws(SystemError) -> [UInt8] {
         let resolved = try resolve(path)
         var checked: FileStatus?
         if let requester { checked = try requester.checkAccess(.read, to: resolved, givenAs: path) }
@@ -214,7 +214,7 @@ public enum SafeFile {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = try check("read", path) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            let count = try Syscall.check("read", path: path) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if count == 0 { return bytes }
             bytes += chunk.prefix(count)
             if bytes.count > maxBytes { throw .tooLarge(path: path, limit: maxBytes) }
@@ -225,10 +225,10 @@ public enum SafeFile {
     /// exist and truncating it (or appending with `append`). A link at `path` is refused
     /// (`ELOOP`), and so is anything that is not a regular file (never truncated or written).
     /// - Returns: the descriptor (close-on-exec; blocking, as a regular file always is).
-    public static func openForWriting(_ path: String, mode: mode_t = 0o644, append: Bool = false) throws(SerialError) -> Int32 {
+    public static func openForWriting(_ path: String, mode: mode_t = 0o644, append: Bool = false) throws(SystemError) -> Int32 {
         let fd = try openOrCreateRegularFile(path, flags: O_WRONLY | (append ? O_APPEND : 0), mode: mode)
-        do throws(SerialError) {
-            if !append { try check("ftruncate", path) { ftruncate(fd, 0) } }
+        do throws(SystemError) {
+            if !append { try Syscall.check("ftruncate", path: path) { ftruncate(fd, 0) } }
             try clearNonBlocking(fd, path: path)
             return fd
         } catch {
@@ -241,14 +241,14 @@ public enum SafeFile {
     /// existing FIFO, device, folder or socket is refused before it is opened, a link is
     /// refused (`ELOOP`), and the opened file is checked again with `fstat`.
     /// - Returns: a non-blocking, close-on-exec descriptor.
-    static func openOrCreateRegularFile(_ path: String, flags: Int32, mode: mode_t) throws(SerialError) -> Int32 {
+    package static func openOrCreateRegularFile(_ path: String, flags: Int32, mode: mode_t) throws(SystemError) -> Int32 {
         if let existing = try? FileStatus.of(path, followLinks: false), existing.kind != .regular {
             throw .notRegularFile(path: path, kind: existing.kind)
         }
-        let fd = try check("open", path) {
+        let fd = try Syscall.check("open", path: path) {
             Glibc.open(path, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode)
         }
-        do throws(SerialError) {
+        do throws(SystemError) {
             let status = try FileStatus.of(descriptor: fd, path: path)
             guard status.kind == .regular else { throw .notRegularFile(path: path, kind: status.kind) }
             return fd
@@ -261,9 +261,9 @@ public enum SafeFile {
     /// Opens an existing regular file at exactly `path` (no link followed) for reading.
     /// Used for files in folders other users can write, such as lock files.
     /// - Returns: the descriptor and the file's status.
-    static func openExistingRegularFile(_ path: String) throws(SerialError) -> (Int32, FileStatus) {
+    package static func openExistingRegularFile(_ path: String) throws(SystemError) -> (Int32, FileStatus) {
         let fd = try openChecked(path, reportedAs: path, flags: O_RDONLY)
-        do throws(SerialError) {
+        do throws(SystemError) {
             return (fd, try FileStatus.of(descriptor: fd, path: path))
         } catch {
             _ = Glibc.close(fd)
@@ -271,11 +271,9 @@ public enum SafeFile {
         }
     }
 
-    /// `realpath`, as a typed error.
-    static func resolve(_ path: String) throws(SerialError) -> String {
-        guard let resolved = realpath(path, nil) else {
-            throw .system(operation: "realpath", path: path, errno: currentErrno())
-        }
+    /// `path` with every link resolved (`realpath`).
+    package static func resolve(_ path: String) throws(SystemError) -> String {
+        let resolved = try Syscall.pointerResult { realpath(path, nil) }.get("realpath", path: path)
         defer { free(resolved) }
         return String(cString: resolved)
     }
@@ -284,14 +282,14 @@ public enum SafeFile {
     /// refuse a different file than the one checked (`expected`, when a check came first).
     private static func openChecked(
         _ path: String, reportedAs name: String, flags: Int32, expected: FileStatus? = nil
-    ) throws(SerialError) -> Int32 {
+    ) throws(SystemError) -> Int32 {
         let before = try FileStatus.of(path, followLinks: false)
         guard before.kind == .regular else { throw .notRegularFile(path: name, kind: before.kind) }
         if let expected, !before.isSameFile(as: expected) {
             throw .notPermitted(path: name, reason: "the file was replaced while it was being checked")
         }
-        let fd = try check("open", name) { Glibc.open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
-        do throws(SerialError) {
+        let fd = try Syscall.check("open", path: name) { Glibc.open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
+        do throws(SystemError) {
             let after = try FileStatus.of(descriptor: fd, path: name)
             guard after.kind == .regular else { throw .notRegularFile(path: name, kind: after.kind) }
             guard after.isSameFile(as: before) else {
@@ -304,8 +302,8 @@ public enum SafeFile {
         }
     }
 
-    private static func clearNonBlocking(_ fd: Int32, path: String) throws(SerialError) {
-        let flags = try check("fcntl(F_GETFL)", path) { fcntl(fd, F_GETFL) }
-        try check("fcntl(F_SETFL)", path) { fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    private static func clearNonBlocking(_ fd: Int32, path: String) throws(SystemError) {
+        let flags = try Syscall.check("fcntl(F_GETFL)", path: path) { fcntl(fd, F_GETFL) }
+        try Syscall.check("fcntl(F_SETFL)", path: path) { fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
     }
 }

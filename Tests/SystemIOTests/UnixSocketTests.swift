@@ -1,5 +1,5 @@
 import Foundation
-import Serial
+import SystemIO
 import Testing
 import TestSupport
 
@@ -28,8 +28,8 @@ struct UnixSocketTests {
         #expect(try await server.read(deadline: .now + .seconds(5)) == Array("hello\n".utf8))
         #expect(try await server.read(deadline: .now + .milliseconds(20)).isEmpty)
         client.close()
-        await #expect(throws: SerialError.hangUp(path: path)) { try await server.read(deadline: .now + .seconds(5)) }
-        await #expect(throws: SerialError.hangUp(path: path)) {
+        await #expect(throws: SystemError.hangUp(path: path)) { try await server.read(deadline: .now + .seconds(5)) }
+        await #expect(throws: SystemError.hangUp(path: path)) {
             for _ in 0..<100 { try await server.write(Array(repeating: 0, count: 4096)) }
         }
         server.close()
@@ -76,7 +76,7 @@ struct UnixSocketTests {
         let waiting = Task { try await listener.accept(deadline: .now + .seconds(30)) }
         try await Task.sleep(for: .milliseconds(30))
         listener.close()
-        await #expect(throws: SerialError.closed(path: path)) { _ = try await waiting.value }
+        await #expect(throws: SystemError.closed(path: path)) { _ = try await waiting.value }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
@@ -85,7 +85,7 @@ struct UnixSocketTests {
         let path = directory.appendingPathComponent("x.sock").path
         let first = try UnixSocketListener(path: path)
         #expect(UnixSocketListener.isListening(path: path))
-        #expect(throws: SerialError.inUse(path: path)) { try UnixSocketListener(path: path) }
+        #expect(throws: SystemError.inUse(path: path)) { try UnixSocketListener(path: path) }
         // Simulate a crash: the socket file stays, nobody listens.
         try FileManager.default.moveItem(atPath: path, toPath: path + ".keep")
         first.close()
@@ -99,18 +99,18 @@ struct UnixSocketTests {
     @Test("connecting where nobody listens keeps the errno")
     func connectErrors() async throws {
         let path = directory.appendingPathComponent("none.sock").path
-        await #expect(throws: SerialError.system(operation: "connect", path: path, errno: .noSuchFileOrDirectory)) {
+        await #expect(throws: SystemError.system(call: "connect", path: path, errno: .noSuchFileOrDirectory)) {
             _ = try await UnixSocketConnection.connect(path: path)
         }
         let long = directory.appendingPathComponent(String(repeating: "x", count: 120)).path
-        #expect(throws: SerialError.self) { try UnixSocketListener(path: long) }
+        #expect(throws: SystemError.self) { try UnixSocketListener(path: long) }
     }
 
     @Test("a file lock admits one holder until released")
     func fileLock() throws {
         let path = directory.appendingPathComponent("d.lock").path
         let lock = try FileLock(path: path)
-        #expect(throws: SerialError.inUse(path: path)) { try FileLock(path: path) }
+        #expect(throws: SystemError.inUse(path: path)) { try FileLock(path: path) }
         lock.release()
         let again = try FileLock(path: path)
         again.release()

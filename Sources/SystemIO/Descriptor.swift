@@ -1,7 +1,7 @@
 import Glibc
 import Synchronization
 
-/// An owned file descriptor: the one place where a descriptor of the serial layer is
+/// An owned file descriptor: the one place where a descriptor of `SystemIO` or `Serial` is
 /// used, waited on and closed.
 ///
 /// Every use happens under a lock that ``close(_:)`` also takes, so a descriptor number is
@@ -9,32 +9,41 @@ import Synchronization
 /// with the ``IOReactor`` under the same lock, and closing ends every wait and removes the
 /// descriptor from the reactor's epoll set before `close(2)`, so when ``close(_:)`` returns
 /// the device really is released and no late event of the old number is delivered.
-final class Descriptor: Sendable {
+package final class Descriptor: Sendable {
     /// The path the descriptor was opened from, for errors.
-    let path: String
+    package let path: String
     private let value: Mutex<Int32>
 
-    init(_ fd: Int32, path: String) {
+    /// Takes ownership of `fd`.
+    package init(_ fd: Int32, path: String) {
         self.path = path
         value = Mutex(fd)
     }
 
     deinit { close() }
 
-    var isClosed: Bool { value.withLock { $0 < 0 } }
+    /// Whether ``close(_:)`` was called.
+    package var isClosed: Bool { value.withLock { $0 < 0 } }
 
-    /// Runs `body` with the open descriptor; `.closed` if it was closed.
+    /// Runs `body` with the open descriptor; `ifClosed(path)` is thrown if it was closed.
+    /// (`Serial` passes `SerialError.closed`, so its errors stay of its own type.)
     @discardableResult
-    func withFD<T>(_ body: (Int32) throws(SerialError) -> T) throws(SerialError) -> T {
-        try value.withLock { fd throws(SerialError) -> T in
-            guard fd >= 0 else { throw SerialError.closed(path: path) }
+    package func withFD<T, E: Error>(ifClosed: (String) -> E, _ body: (Int32) throws(E) -> T) throws(E) -> T {
+        try value.withLock { fd throws(E) -> T in
+            guard fd >= 0 else { throw ifClosed(path) }
             return try body(fd)
         }
     }
 
+    /// Runs `body` with the open descriptor; ``SystemError/closed(path:)`` if it was closed.
+    @discardableResult
+    package func withFD<T>(_ body: (Int32) throws(SystemError) -> T) throws(SystemError) -> T {
+        try withFD(ifClosed: SystemError.closed(path:), body)
+    }
+
     /// Waits for `events` (see ``IOReactor/wait(events:deadline:register:)``). A wait on a
     /// closed descriptor, or one closed while waiting, ends as cancelled.
-    func wait(events: Int16, deadline: ContinuousClock.Instant?) async -> IOReadiness {
+    package func wait(events: Int16, deadline: ContinuousClock.Instant?) async -> IOReadiness {
         await IOReactor.shared.wait(events: events, deadline: deadline) { register in
             value.withLock { fd in
                 guard fd >= 0 else { return false }
@@ -46,7 +55,7 @@ final class Descriptor: Sendable {
 
     /// Closes the descriptor once; `beforeClose` runs with it first (e.g. to release an
     /// exclusive claim). Later calls do nothing.
-    func close(_ beforeClose: (Int32) -> Void = { _ in }) {
+    package func close(_ beforeClose: (Int32) -> Void = { _ in }) {
         let fd = value.withLock { fd -> Int32 in
             defer { fd = -1 }
             return fd

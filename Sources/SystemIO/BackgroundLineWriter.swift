@@ -97,16 +97,14 @@ public final class BackgroundLineWriter: Sendable {
     private func writeAll(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let count = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
+            switch Syscall.result({ bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }) {
+            case .success(let count) where count > 0:
                 offset += count
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else if count < 0 && errno == EAGAIN {
+            case .failure(.resourceTemporarilyUnavailable):
                 // A non-blocking descriptor that is full: wait for room without spinning.
                 var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = poll(&entry, 1, 1000)
-            } else {
+            case .success, .failure:
                 return
             }
         }

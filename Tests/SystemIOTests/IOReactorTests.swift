@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-@testable import Serial
+@testable import SystemIO
 import Testing
 import TestSupport
 
@@ -30,7 +30,7 @@ struct IOReactorTests {
 
     /// Waits on `waiter` and classifies how the wait ended.
     static func outcome(_ waiter: ReadinessWaiter, deadline: ContinuousClock.Instant?) async -> Outcome {
-        do throws(SerialError) {
+        do throws(SystemError) {
             return try await waiter.waitReadable(deadline: deadline) ? .ready : .timedOut
         } catch .cancelled {
             return .cancelled
@@ -113,18 +113,6 @@ struct IOReactorTests {
         #expect(await tasks[250].value == .ready)
         for waiter in waiters { waiter.invalidate() }
         for (index, task) in tasks.enumerated() where index != 250 { #expect(await task.value == .closed) }
-    }
-
-    @Test func aReadAndAWriteWaitOnOneDescriptorAreDeliveredApart() async throws {
-        let pty = try PseudoTerminal()
-        let port = try SerialPort(path: pty.slavePath)
-        defer { port.close() }
-        // A read waits with no data while writes go through; then data arrives.
-        let reader = Task { try await port.read(deadline: .now + .seconds(5)) }
-        try await Task.sleep(for: .milliseconds(50))
-        try await port.write(Array("AT\r".utf8), deadline: .now + .seconds(1))
-        #expect(try pty.writeNow(Array("OK".utf8)) == 2)
-        #expect(try await reader.value == Array("OK".utf8))
     }
 
     @Test func theHeapOrdersDeadlines() {

@@ -1,8 +1,8 @@
 import Glibc
-import Serial
+import SystemIO
 import Testing
 
-/// `Serial.ReadinessWaiter`, which the udev monitor waits with.
+/// `SystemIO.ReadinessWaiter`, which the udev monitor waits with.
 @Suite("Readiness waiter")
 struct ReadinessWaiterTests {
     /// A pipe owned by the test; closed at the end.
@@ -42,7 +42,7 @@ struct ReadinessWaiterTests {
         let wait = Self.waitWithoutDeadline(waiter)
         try await Task.sleep(for: .milliseconds(50))
         wait.cancel()
-        #expect(await wait.value == SerialError.cancelled(operation: "wait readable", path: "pipe"))
+        #expect(await wait.value == SystemError.cancelled(operation: "wait readable", path: "pipe"))
         waiter.invalidate()
     }
 
@@ -53,17 +53,17 @@ struct ReadinessWaiterTests {
         let wait = Self.waitWithoutDeadline(waiter)
         try await Task.sleep(for: .milliseconds(50))
         waiter.invalidate()
-        #expect(await wait.value == SerialError.closed(path: "pipe"))
+        #expect(await wait.value == SystemError.closed(path: "pipe"))
         #expect(waiter.isInvalidated)
-        await #expect(throws: SerialError.closed(path: "pipe")) {
+        await #expect(throws: SystemError.closed(path: "pipe")) {
             _ = try await waiter.waitReadable(deadline: .now + .seconds(1))
         }
     }
 
     /// A task that waits on `waiter` with no deadline and returns the error that ended it.
-    private static func waitWithoutDeadline(_ waiter: ReadinessWaiter) -> Task<SerialError?, Never> {
+    private static func waitWithoutDeadline(_ waiter: ReadinessWaiter) -> Task<SystemError?, Never> {
         Task {
-            do throws(SerialError) {
+            do throws(SystemError) {
                 _ = try await waiter.waitReadable(deadline: nil)
                 return nil
             } catch {

@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/serial.h>
-#include "CSerialSupport.h"
+#include "CSystemSupport.h"
 
 int csupport_posix_openpt(int flags) { return posix_openpt(flags); }
 int csupport_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }

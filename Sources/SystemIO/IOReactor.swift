@@ -1,29 +1,33 @@
-import CSerialSupport
+import CSystemSupport
 import Foundation
 import Glibc
 import Synchronization
 
 /// What a waiter learned about its descriptor.
-struct IOReadiness: Sendable, Equatable {
+package struct IOReadiness: Sendable, Equatable {
     /// The `poll`-style revents (`POLLIN`, `POLLOUT`, `POLLHUP`…), or 0 if the deadline passed first.
-    var revents: Int16
+    package var revents: Int16
     /// The wait was cancelled (task cancellation or the descriptor's owner closing it).
-    var cancelled: Bool = false
+    package var cancelled: Bool = false
 
     static let timedOut = IOReadiness(revents: 0)
     static let cancelledWait = IOReadiness(revents: 0, cancelled: true)
 
-    var isReadable: Bool { revents & Int16(POLLIN) != 0 }
-    var isWritable: Bool { revents & Int16(POLLOUT) != 0 }
-    var isHangUp: Bool { revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 }
+    /// Readable (`POLLIN`).
+    package var isReadable: Bool { revents & Int16(POLLIN) != 0 }
+    /// Writable (`POLLOUT`).
+    package var isWritable: Bool { revents & Int16(POLLOUT) != 0 }
+    /// Hung up or failed (`POLLHUP`, `POLLERR`, `POLLNVAL`).
+    package var isHangUp: Bool { revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 }
 }
 
 /// One background thread that waits on many descriptors with `epoll` and resumes the tasks
 /// waiting on them.
 ///
-/// Every wait in the serial layer goes through here: a task that waits for a port to become
-/// readable or writable suspends instead of blocking a thread of the cooperative pool. The
-/// work per event does not depend on how many descriptors are registered:
+/// Every wait of `SystemIO` and `Serial` goes through here: a task that waits for a port or
+/// socket to become readable or writable suspends instead of blocking a thread of the
+/// cooperative pool. The work per event does not depend on how many descriptors are
+/// registered:
 ///
 /// - a descriptor is added to the epoll set when its first wait starts and removed when its
 ///   last one ends (level-triggered); nothing is rebuilt per wake, and starting a wait does
@@ -152,10 +156,11 @@ final class IOReactor: Sendable {
         } else {
             let token = state.nextToken
             state.nextToken += 1
-            if csupport_epoll_ctl(epoll, csupport_epoll_add(), fd, wanted, token) != 0 {
-                // epoll refuses regular files (EPERM): for poll they are always ready.
-                if errno == EPERM { return .alwaysReady(events & Int16(POLLIN | POLLOUT)) }
-                return .noDescriptor
+            switch Syscall.result({ csupport_epoll_ctl(epoll, csupport_epoll_add(), fd, wanted, token) }) {
+            case .success: break
+            // epoll refuses regular files (EPERM): for poll they are always ready.
+            case .failure(.notPermitted): return .alwaysReady(events & Int16(POLLIN | POLLOUT))
+            case .failure: return .noDescriptor
             }
             registration = Registration(token: token, interest: wanted)
             state.descriptors[token] = fd
@@ -265,12 +270,15 @@ final class IOReactor: Sendable {
             }
             var timeout = pollTimeout(until: nearest)
             if epoll < 0 || wakeRead < 0, timeout < 0 || timeout > 10 { timeout = 10 }
-            let count = epoll < 0 ? Int32(0) : retryingEINTR {
+            var count: Int32 = 0
+            if epoll >= 0, case .success(let ready) = Syscall.result({
                 tokens.withUnsafeMutableBufferPointer { tokenBuffer in
                     events.withUnsafeMutableBufferPointer { eventBuffer in
                         csupport_epoll_wait(epoll, tokenBuffer.baseAddress, eventBuffer.baseAddress, Int32(capacity), timeout)
                     }
                 }
+            }) {
+                count = ready
             }
             if epoll < 0 { usleep(10_000) }
             let now = ContinuousClock.now

@@ -2,8 +2,8 @@ import Glibc
 import Synchronization
 
 /// Waits until a descriptor that another library owns becomes readable — e.g. the
-/// netlink socket of a libudev monitor — on the serial layer's one reactor thread, so that
-/// no module outside `Serial` has to call `poll` itself.
+/// netlink socket of a libudev monitor — on the one reactor thread, so that no module
+/// outside `SystemIO` has to call `poll` itself.
 ///
 /// The waiter never reads, writes or closes the descriptor. Its owner calls
 /// ``invalidate()`` before closing it: that ends every wait and returns once the poll
@@ -26,9 +26,9 @@ public final class ReadinessWaiter: Sendable {
     /// read will then tell), or `deadline` passes (`nil`: no deadline).
     ///
     /// - Returns: `true` when the descriptor is ready, `false` when the deadline passed.
-    /// - Throws: `SerialError.cancelled` if the task was cancelled, `.closed` if the
-    ///   waiter was (or becomes) invalidated.
-    public func waitReadable(deadline: ContinuousClock.Instant?) async throws(SerialError) -> Bool {
+    /// - Throws: ``SystemError/cancelled(operation:path:)`` if the task was cancelled,
+    ///   `.closed` if the waiter was (or becomes) invalidated.
+    public func waitReadable(deadline: ContinuousClock.Instant?) async throws(SystemError) -> Bool {
         let readiness = await IOReactor.shared.wait(events: Int16(POLLIN), deadline: deadline) { register in
             descriptor.withLock { fd in
                 guard fd >= 0 else { return false }

@@ -5,13 +5,14 @@ import Glibc
 public enum SymbolicLink {
     /// Points `path` at `target`, replacing whatever link is there, atomically: the link
     /// is made under a temporary name in the same folder and renamed over `path`.
-    public static func replace(at path: String, target: String) throws(SerialError) {
+    public static func replace(at path: String, target: String) throws(SystemError) {
         let temporary = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        try check("symlink", temporary) { Glibc.symlink(target, temporary) }
-        if retryingEINTR({ Glibc.rename(temporary, path) }) != 0 {
-            let error = currentErrno()
+        try Syscall.check("symlink", path: temporary) { Glibc.symlink(target, temporary) }
+        do throws(SystemError) {
+            try Syscall.check("rename", path: path) { Glibc.rename(temporary, path) }
+        } catch {
             _ = Glibc.unlink(temporary)
-            throw .system(operation: "rename", path: path, errno: error)
+            throw error
         }
     }
 

@@ -1,4 +1,4 @@
-import CSerialSupport
+import CSystemSupport
 import Glibc
 
 /// Who is at the other end of a Unix socket, as the kernel vouches for it (`SO_PEERCRED`).
@@ -27,7 +27,7 @@ public struct PeerCredentials: Sendable, Equatable, Codable {
 }
 
 /// A connected Unix stream socket (either end). Reads and writes take deadlines and suspend
-/// the calling task; a peer that goes away is `SerialError.hangUp`.
+/// the calling task; a peer that goes away is ``SystemError/hangUp(path:)``.
 public final class UnixSocketConnection: Sendable {
     /// The socket path this connection was made through.
     public let path: String
@@ -36,16 +36,17 @@ public final class UnixSocketConnection: Sendable {
     private let descriptor: Descriptor
     private let turns = WriteTurns()
 
-    init(fd: Int32, path: String) throws(SerialError) {
+    init(fd: Int32, path: String) throws(SystemError) {
         self.path = path
         descriptor = Descriptor(fd, path: path)
         var pid: Int32 = 0
         var uid: UInt32 = 0
         var gid: UInt32 = 0
-        if csupport_peer_credentials(fd, &pid, &uid, &gid) != 0 {
-            let error = currentErrno()
+        do throws(SystemError) {
+            try Syscall.check("getsockopt(SO_PEERCRED)", path: path) { csupport_peer_credentials(fd, &pid, &uid, &gid) }
+        } catch {
             descriptor.close()
-            throw .system(operation: "getsockopt(SO_PEERCRED)", path: path, errno: error)
+            throw error
         }
         peer = PeerCredentials(pid: pid, uid: uid, gid: gid, groups: Self.peerGroups(fd))
     }
@@ -56,25 +57,32 @@ public final class UnixSocketConnection: Sendable {
     private static func peerGroups(_ fd: Int32) -> [UInt32]? {
         for capacity in [64, 65_536] {
             var groups = [UInt32](repeating: 0, count: capacity)
-            let count = groups.withUnsafeMutableBufferPointer { csupport_peer_groups(fd, $0.baseAddress, Int32(capacity)) }
-            if count >= 0 { return Array(groups.prefix(Int(count))) }
-            if errno != ERANGE { return nil }
+            let count = Syscall.result { groups.withUnsafeMutableBufferPointer { csupport_peer_groups(fd, $0.baseAddress, Int32(capacity)) } }
+            switch count {
+            case .success(let count): return Array(groups.prefix(Int(count)))
+            case .failure(.outOfRange): continue
+            case .failure: return nil
+            }
         }
         return nil
     }
 
     /// Connects to a listening socket, retrying while its backlog is full until `deadline`.
     /// - Throws: `.system` with `ENOENT` (no socket file) or `ECONNREFUSED` (nobody listens).
-    public static func connect(path: String, deadline: ContinuousClock.Instant = .now + .seconds(5)) async throws(SerialError) -> UnixSocketConnection {
+    public static func connect(path: String, deadline: ContinuousClock.Instant = .now + .seconds(5)) async throws(SystemError) -> UnixSocketConnection {
         while true {
-            let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
-            if retryingEINTR({ csupport_unix_connect(fd, path) }) == 0 {
-                return try UnixSocketConnection(fd: fd, path: path)
+            let fd = try Syscall.check("socket", path: path) {
+                socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             }
-            let error = currentErrno()
-            _ = Glibc.close(fd)
-            guard error == .resourceTemporarilyUnavailable, ContinuousClock.now < deadline else {
-                throw .system(operation: "connect", path: path, errno: error)
+            switch Syscall.result({ csupport_unix_connect(fd, path) }) {
+            case .success:
+                return try UnixSocketConnection(fd: fd, path: path)
+            case .failure(let error):
+                _ = Glibc.close(fd)
+                // A full backlog (`EAGAIN`): try again until the deadline.
+                guard error == .resourceTemporarilyUnavailable, ContinuousClock.now < deadline else {
+                    throw .system(call: "connect", path: path, errno: error)
+                }
             }
             do { try await Task.sleep(for: .milliseconds(5)) } catch { throw .cancelled(operation: "connect", path: path) }
         }
@@ -89,17 +97,16 @@ public final class UnixSocketConnection: Sendable {
     /// Reads what is available, waiting until something arrives or `deadline` (`nil`: none).
     /// - Returns: the bytes, or empty when the deadline passed first.
     /// - Throws: `.hangUp` when the peer closed its end.
-    public func read(maxCount: Int = 65536, deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
+    public func read(maxCount: Int = 65536, deadline: ContinuousClock.Instant?) async throws(SystemError) -> [UInt8] {
         while true {
-            let bytes = try descriptor.withFD { fd throws(SerialError) -> [UInt8]? in
+            let bytes = try descriptor.withFD { fd throws(SystemError) -> [UInt8]? in
                 var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
-                let count = retryingEINTR { buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }
-                if count > 0 { return Array(buffer.prefix(count)) }
-                if count == 0 { throw .hangUp(path: path) }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return nil }
-                if error == .connectionReset { throw .hangUp(path: path) }
-                throw .system(operation: "recv", path: path, errno: error)
+                switch Syscall.result({ buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } }) {
+                case .success(0), .failure(.connectionReset): throw .hangUp(path: path)
+                case .success(let count): return Array(buffer.prefix(count))
+                case .failure(.resourceTemporarilyUnavailable): return nil
+                case .failure(let error): throw .system(call: "recv", path: path, errno: error)
+                }
             }
             if let bytes { return bytes }
             let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
@@ -113,20 +120,20 @@ public final class UnixSocketConnection: Sendable {
     /// (the wait for the turn counts against the deadline; a write whose deadline passed
     /// before its turn writes nothing).
     /// - Throws: `.hangUp` if the peer is gone, `.timedOut`.
-    public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant? = nil) async throws(SerialError) {
+    public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant? = nil) async throws(SystemError) {
         // One writer at a time: a frame is never interleaved with another task's.
         await turns.take()
         defer { turns.pass() }
         if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
         var pending = Array(bytes)[...]
         while !pending.isEmpty {
-            let written = try descriptor.withFD { fd throws(SerialError) -> Int in
-                let count = retryingEINTR { pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
-                if count >= 0 { return count }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable { return 0 }
-                if error == .brokenPipe || error == .connectionReset { throw .hangUp(path: path) }
-                throw .system(operation: "send", path: path, errno: error)
+            let written = try descriptor.withFD { fd throws(SystemError) -> Int in
+                switch Syscall.result({ pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }) {
+                case .success(let count): return count
+                case .failure(.resourceTemporarilyUnavailable): return 0
+                case .failure(.brokenPipe), .failure(.connectionReset): throw .hangUp(path: path)
+                case .failure(let error): throw .system(call: "send", path: path, errno: error)
+                }
             }
             pending = pending.dropFirst(written)
             if pending.isEmpty { return }
@@ -153,23 +160,25 @@ public final class UnixSocketListener: Sendable {
     ///   - permissions: its mode, e.g. `0o600` (one user) or `0o660` (a group).
     ///   - group: a group name to own the socket file (e.g. `dialout`), or `nil`.
     /// - Throws: `.inUse` if a live process listens there already; `.system` otherwise.
-    public init(path: String, permissions: UInt32 = 0o600, group: String? = nil) throws(SerialError) {
+    public init(path: String, permissions: UInt32 = 0o600, group: String? = nil) throws(SystemError) {
         self.path = path
         // Clients connect by this path, so it must fit `sun_path` (108 bytes with its NUL).
         guard !path.isEmpty, path.utf8.count < 108 else {
-            throw .system(operation: "bind", path: path, errno: .fileNameTooLong)
+            throw .system(call: "bind", path: path, errno: .fileNameTooLong)
         }
-        let fd = try check("socket", path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        let fd = try Syscall.check("socket", path: path) {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        }
         descriptor = Descriptor(fd, path: path)
         // The socket is bound in a private 0700 staging folder beside `path`, given its
         // group and mode there, and only then renamed into place: nobody can connect
         // before the mode is right, and no process-wide umask is touched.
         let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         var template = Array(((parent.isEmpty ? "." : parent) + "/.rasXXXXXX").utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }) != nil else {
-            let error = currentErrno()
+        let made = Syscall.pointerResult { template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } } }
+        if case .failure(let error) = made {
             descriptor.close()
-            throw .system(operation: "mkdtemp", path: path, errno: error)
+            throw .system(call: "mkdtemp", path: path, errno: error)
         }
         let staging = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let staged = staging + "/s"
@@ -177,19 +186,19 @@ public final class UnixSocketListener: Sendable {
             _ = unlink(staged)
             _ = rmdir(staging)
         }
-        do throws(SerialError) {
-            try check("bind", staged) { csupport_unix_bind(fd, staged) }
+        do throws(SystemError) {
+            try Syscall.check("bind", path: staged) { csupport_unix_bind(fd, staged) }
             if let group {
                 guard let entry = getgrnam(group) else {
-                    throw SerialError.system(operation: "getgrnam(\(group))", path: path, errno: .noSuchFileOrDirectory)
+                    throw SystemError.system(call: "getgrnam(\(group))", path: path, errno: .noSuchFileOrDirectory)
                 }
-                try check("chown", staged) { chown(staged, uid_t.max, entry.pointee.gr_gid) }
+                try Syscall.check("chown", path: staged) { chown(staged, uid_t.max, entry.pointee.gr_gid) }
             }
-            try check("chmod", staged) { chmod(staged, mode_t(permissions)) }
-            try check("listen", path) { listen(fd, 128) }
+            try Syscall.check("chmod", path: staged) { chmod(staged, mode_t(permissions)) }
+            try Syscall.check("listen", path: path) { listen(fd, 128) }
             // A live socket is never replaced; a stale one (nobody accepts) is, atomically.
-            if UnixSocketListener.isListening(path: path) { throw SerialError.inUse(path: path) }
-            try check("rename", path) { rename(staged, path) }
+            if UnixSocketListener.isListening(path: path) { throw SystemError.inUse(path: path) }
+            try Syscall.check("rename", path: path) { rename(staged, path) }
         } catch {
             descriptor.close()
             throw error
@@ -204,20 +213,23 @@ public final class UnixSocketListener: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { _ = Glibc.close(fd) }
-        return retryingEINTR({ csupport_unix_connect(fd, path) }) == 0 || errno == EAGAIN
+        switch Syscall.result({ csupport_unix_connect(fd, path) }) {
+        case .success, .failure(.resourceTemporarilyUnavailable): return true
+        case .failure: return false
+        }
     }
 
     /// Waits for the next connection until `deadline` (`nil`: no deadline).
     /// - Returns: the connection, or `nil` when the deadline passed.
     /// - Throws: `.closed` once the listener is closed, `.cancelled`.
-    public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SerialError) -> UnixSocketConnection? {
+    public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SystemError) -> UnixSocketConnection? {
         while true {
-            let fd = try descriptor.withFD { fd throws(SerialError) -> Int32? in
-                let client = retryingEINTR { csupport_accept(fd) }
-                if client >= 0 { return client }
-                let error = currentErrno()
-                if error == .resourceTemporarilyUnavailable || error == .connectionAbort { return nil }
-                throw .system(operation: "accept", path: path, errno: error)
+            let fd = try descriptor.withFD { fd throws(SystemError) -> Int32? in
+                switch Syscall.result({ csupport_accept(fd) }) {
+                case .success(let client): return client
+                case .failure(.resourceTemporarilyUnavailable), .failure(.connectionAbort): return nil
+                case .failure(let error): throw .system(call: "accept", path: path, errno: error)
+                }
             }
             if let fd {
                 // A peer that vanished before we could read its credentials is skipped.
@@ -237,52 +249,4 @@ public final class UnixSocketListener: Sendable {
     public func close() {
         descriptor.close { _ in _ = unlink(path) }
     }
-}
-
-/// An exclusive advisory lock on a file (`flock`), held until released or the process dies —
-/// so a crashed holder never leaves it stale. Used to let one daemon own a socket path.
-public final class FileLock: Sendable {
-    /// The lock file.
-    public let path: String
-    private let descriptor: Descriptor
-
-    /// Takes the lock without waiting, creating the file (mode 0600) if needed. The file must
-    /// be a regular file reached without a link (see ``SafeFile``).
-    /// - Throws: `.inUse` if another open file description holds it; `.notRegularFile`.
-    public init(path: String) throws(SerialError) {
-        self.path = path
-        let fd = try SafeFile.openOrCreateRegularFile(path, flags: O_RDWR, mode: 0o600)
-        descriptor = Descriptor(fd, path: path)
-        if retryingEINTR({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
-            let error = currentErrno()
-            descriptor.close()
-            if error == .resourceTemporarilyUnavailable { throw .inUse(path: path) }
-            throw .system(operation: "flock", path: path, errno: error)
-        }
-    }
-
-    deinit { release() }
-
-    /// Releases the lock (the file stays). Twice is harmless.
-    public func release() { descriptor.close() }
-}
-
-/// Calls about this process that the daemon and its clients need.
-public enum ProcessIdentity {
-    /// This process's ID.
-    public static var processID: Int32 { getpid() }
-    /// The real user ID.
-    public static var userID: UInt32 { getuid() }
-    /// The effective user ID (0 when running as root).
-    public static var effectiveUserID: UInt32 { geteuid() }
-
-    /// Starts a new session so that the process no longer belongs to the terminal that
-    /// started it (a terminal's SIGINT or SIGHUP will not reach it).
-    /// - Returns: `false` if the process already leads a process group.
-    @discardableResult
-    public static func detachFromTerminal() -> Bool { setsid() >= 0 }
-
-    /// Whether a process with this ID exists (it may belong to another user) and is not a
-    /// zombie.
-    public static func isAlive(_ pid: Int32) -> Bool { processIsAlive(pid) }
 }
