@@ -61,7 +61,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "dial-bench",
-            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "SystemIO", "CSystemSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "SystemIO", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/DialBench",
             swiftSettings: strict),
         .executableTarget(

@@ -16,7 +16,7 @@
 // settings), drops DTR (speed B0) if the fake modem's transcript says it is still off-hook
 // (chat leaves the call up, and neither wvdial nor its SIGTERM hangs up a pty), waits for
 // the transcript's on-hook, closes the port and lets the modem settle.
-import CSystemSupport
+import SystemIO
 import Foundation
 import Glibc
 
@@ -138,12 +138,11 @@ final class TranscriptFollower {
 
 // MARK: Processes
 
-/// A program started with its stdout and stderr on one pipe (or on the given descriptors).
+/// A program started with its stdout and stderr on one pipe (or stdin and stdout on a
+/// terminal), run as a `ChildProcess`: reaped, and killed if still running when dropped.
 final class Program {
-    let pid: Int32
     let name: String
-    private let output: Int32
-    private let exitWatch: Int32
+    private let child: ChildProcess
     private(set) var text = ""
     private(set) var status: Int32?
 
@@ -151,84 +150,48 @@ final class Program {
     /// talks to the modem on them), else /dev/null and the pipe; stderr to the pipe.
     init(_ path: String, _ arguments: [String], terminal: Int32? = nil) throws {
         name = (path as NSString).lastPathComponent
-        var pipe: [Int32] = [-1, -1]
-        guard csupport_pipe2(&pipe, O_CLOEXEC) == 0 else { throw BenchFailure("pipe2: \(String(cString: strerror(errno)))") }
         let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
-        var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        do {
+            child = try ChildProcess(executable: path, arguments: arguments, environment: environment, terminal: terminal)
+        } catch {
+            throw BenchFailure("cannot start \(path): \(error)")
         }
-        var child: Int32 = 0
-        let result = argv.withUnsafeMutableBufferPointer { argvBuffer in
-            envp.withUnsafeMutableBufferPointer { envpBuffer in
-                csupport_spawn(path, argvBuffer.baseAddress, envpBuffer.baseAddress, terminal ?? -1, terminal ?? pipe[1], pipe[1], &child)
-            }
-        }
-        close(pipe[1])
-        guard result == 0 else {
-            close(pipe[0])
-            throw BenchFailure("cannot start \(path): \(String(cString: strerror(result)))")
-        }
-        pid = child
-        output = pipe[0]
-        _ = fcntl(output, F_SETFL, fcntl(output, F_GETFL) | O_NONBLOCK)
-        exitWatch = csupport_pidfd_open(child)
-        guard exitWatch >= 0 else { throw BenchFailure("pidfd_open: \(String(cString: strerror(errno)))") }
-    }
-
-    deinit {
-        if status == nil {
-            _ = kill(pid, SIGKILL)
-            var raw: Int32 = 0
-            _ = waitpid(pid, &raw, 0)
-        }
-        close(output)
-        close(exitWatch)
     }
 
     /// Waits until it exits (returns its status: exit code, or 128 + signal), or until
     /// `until` says stop on the output so far (returns nil), or the deadline (returns nil).
     @discardableResult
-    func wait(deadline: ContinuousClock.Instant, until: ((String) -> Bool)? = nil) -> Int32? {
-        while status == nil {
-            drain()
-            if let until, until(text) { return nil }
-            if reap() { break }
-            let left = deadline - .now
-            guard left > .zero else { return nil }
-            var fds = [pollfd(fd: output, events: Int16(POLLIN), revents: 0), pollfd(fd: exitWatch, events: Int16(POLLIN), revents: 0)]
-            _ = poll(&fds, 2, Int32(min(1000, max(1, milliseconds(left).rounded(.up)))))
+    func wait(deadline: ContinuousClock.Instant, until: ((String) -> Bool)? = nil) async -> Int32? {
+        if let until {
+            while status == nil {
+                if until(text) { return nil }
+                guard let bytes = try? await child.readOutput(deadline: deadline) else { break }
+                if bytes.isEmpty { return nil }
+                text += String(decoding: bytes, as: UTF8.self)
+            }
         }
-        drain()
+        if status == nil, let end = await child.waitForExit(deadline: deadline) { status = Self.code(end) }
+        await drain()
         return status
     }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace`.
-    func stop(grace: Duration = .seconds(5)) {
+    func stop(grace: Duration = .seconds(5)) async {
         guard status == nil else { return }
-        _ = kill(pid, SIGTERM)
-        if wait(deadline: .now + grace) == nil, status == nil {
-            _ = kill(pid, SIGKILL)
-            wait(deadline: .now + .seconds(5))
+        if let end = await child.stop(grace: grace) { status = Self.code(end) }
+        await drain()
+    }
+
+    private static func code(_ end: ChildProcess.Termination) -> Int32 {
+        switch end {
+        case .exited(let code): code
+        case .signalled(let signal): 128 + signal
         }
     }
 
-    private func reap() -> Bool {
-        var exited: Int32 = 0
-        var code: Int32 = 0
-        guard csupport_reap(pid, &exited, &code) == 1 else { return false }
-        status = exited == 1 ? code : 128 + code
-        return true
-    }
-
-    private func drain() {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
-            guard count > 0 else { return }
-            text += String(decoding: buffer[0..<count], as: UTF8.self)
+    private func drain() async {
+        while let bytes = try? await child.readOutput(deadline: .now), !bytes.isEmpty {
+            text += String(decoding: bytes, as: UTF8.self)
         }
     }
 }
@@ -312,11 +275,12 @@ struct SideBySide {
         transcript.mark()
     }
 
-    func run(_ peer: Peer) throws -> PeerRun {
+    func run(_ peer: Peer) async throws -> PeerRun {
         let startDate = Date()
         let start = ContinuousClock.now
         let deadline = start + .seconds(20)
         let end: ContinuousClock.Instant
+        var hangsUpRasdial = false
         switch peer {
         case .chat:
             let terminal = open(options.modem, O_RDWR | O_NOCTTY | O_CLOEXEC)
@@ -326,10 +290,10 @@ struct SideBySide {
                 defer { close(terminal) }
                 chat = try Program(options.chat, ["-f", options.chatScript], terminal: terminal)
             }
-            let status = chat.wait(deadline: deadline)
+            let status = await chat.wait(deadline: deadline)
             end = .now
             guard status == 0 else {
-                chat.stop()
+                await chat.stop()
                 throw BenchFailure("chat: \(status.map { "status \($0)" } ?? "timed out") \(chat.text)")
             }
         case .wvdial:
@@ -337,20 +301,21 @@ struct SideBySide {
             let connected: (String) -> Bool = { text in
                 text.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("CONNECT") }
             }
-            let status = wvdial.wait(deadline: deadline, until: connected)
+            let status = await wvdial.wait(deadline: deadline, until: connected)
             end = .now
             let reported = connected(wvdial.text)
-            wvdial.stop()
+            await wvdial.stop()
             guard reported else {
                 throw BenchFailure("wvdial: no CONNECT (\(status.map { "status \($0)" } ?? "timed out")): \(wvdial.text)")
             }
         case .rasdial:
             let rasdial = try Program(options.rasdial, [options.entry, "--phonebook", options.phonebook, "--socket", options.socket])
-            let status = rasdial.wait(deadline: deadline)
+            let status = await rasdial.wait(deadline: deadline)
             end = .now
-            defer { hangUpRasdial() }
+            hangsUpRasdial = true
             guard status == 0 else {
-                rasdial.stop()
+                await rasdial.stop()
+                await hangUpRasdial()
                 throw BenchFailure("rasdial: \(status.map { "status \($0)" } ?? "timed out"): \(rasdial.text)")
             }
         }
@@ -358,21 +323,22 @@ struct SideBySide {
         let first = transcript.firstByte.map { $0.timeIntervalSince(startDate) * 1000 }
         let atModem = both(transcript.firstByte, transcript.connected).map { $1.timeIntervalSince($0) * 1000 }
         let toReport = transcript.connected.map { (startDate.timeIntervalSince($0)) * 1000 + milliseconds(end - start) }
+        if hangsUpRasdial { await hangUpRasdial() }
         return PeerRun(
             elapsed: end - start, toFirstByte: first, atModem: atModem, toReport: toReport, commands: transcript.commands)
     }
 
     /// `rasdial ENTRY --disconnect`, then the daemon's list until the connection is gone.
-    private func hangUpRasdial() {
+    private func hangUpRasdial() async {
         if let hangUp = try? Program(options.rasdial, [options.entry, "--disconnect", "--socket", options.socket]) {
-            if hangUp.wait(deadline: .now + .seconds(60)) != 0 {
+            if await hangUp.wait(deadline: .now + .seconds(60)) != 0 {
                 print("warning: rasdial --disconnect: \(hangUp.status.map { "status \($0)" } ?? "timed out"): \(hangUp.text)")
             }
         }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             guard let list = try? Program(options.rasdial, ["--json", "--socket", options.socket]) else { return }
-            if list.wait(deadline: deadline) == 0, !list.text.contains("\"handle\"") { return }
+            if await list.wait(deadline: deadline) == 0, !list.text.contains("\"handle\"") { return }
             usleep(20_000)
         }
         print("warning: rasmand still lists a connection 10 s after the hang-up")
@@ -398,7 +364,7 @@ func median(_ values: [Double]) -> Double? {
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
-func runSideBySide(_ options: SideBySideOptions) throws {
+func runSideBySide(_ options: SideBySideOptions) async throws {
     let bench = SideBySide(options: options)
     var runs: [Peer: [PeerRun]] = [:]
     var sequences: [Peer: [String]] = [:]
@@ -412,7 +378,7 @@ func runSideBySide(_ options: SideBySideOptions) throws {
         let order = Peer.allCases.indices.map { Peer.allCases[($0 + round) % Peer.allCases.count] }
         var progress: [String] = []
         for peer in order {
-            let run = try bench.run(peer)
+            let run = try await bench.run(peer)
             if try bench.reset(), round > 0 { leftOffHook[peer, default: 0] += 1 }
             bench.settle()
             if let known = sequences[peer], known != run.commands {

@@ -74,7 +74,7 @@ do {
 }
 if let side = arguments.sideBySide {
     do {
-        try runSideBySide(side)
+        try await runSideBySide(side)
         exit(0)
     } catch {
         print("dial-bench: \(error)")

@@ -32,10 +32,15 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` with `arguments` (without the program name) and `environment`
     /// (`NAME=value`). Its stdin gives `input` and then end-of-file (`nil`: `/dev/null`);
-    /// stdout and stderr go to one pipe read by ``readOutput(deadline:)``. Every signal is
-    /// at its default action in the child, none blocked; it gets its own process group.
+    /// stdout and stderr go to one pipe read by ``readOutput(deadline:)``. With a `terminal`
+    /// (an open descriptor, e.g. a modem's port) stdin and stdout are that descriptor instead,
+    /// as chat(8) expects, and only stderr goes to the pipe. Every signal is at its default
+    /// action in the child, none blocked; it gets its own process group.
     /// - Throws: `.system` when the program cannot be started (`ENOENT`, `EACCES`…).
-    public init(executable: String, arguments: [String], environment: [String] = [], input: [UInt8]? = nil) throws(SystemError) {
+    public init(
+        executable: String, arguments: [String], environment: [String] = [], input: [UInt8]? = nil,
+        terminal: Int32? = nil
+    ) throws(SystemError) {
         self.executable = executable
         var outputPipe: [Int32] = [-1, -1]
         try Syscall.check("pipe2", path: executable) { csupport_pipe2(&outputPipe, O_CLOEXEC) }
@@ -56,7 +61,7 @@ public final class ChildProcess: Sendable {
         var child: Int32 = 0
         let result = Self.withCStrings([executable] + arguments) { argv in
             Self.withCStrings(environment) { envp in
-                csupport_spawn(executable, argv, envp, inputPipe[0], outputPipe[1], outputPipe[1], &child)
+                csupport_spawn(executable, argv, envp, terminal ?? inputPipe[0], terminal ?? outputPipe[1], outputPipe[1], &child)
             }
         }
         if inputPipe[0] >= 0 { _ = Glibc.close(inputPipe[0]) }
