@@ -100,6 +100,19 @@ func summary(_ samples: [Duration]) -> String {
 struct Run {
     var connect: Duration
     var hangUp: Duration
+    /// dial → the fake modem notices the port was opened (its sampler looks every 20 ms; a
+    /// real modem has no such delay).
+    var modemSawOpen: Duration?
+    /// The modem's own time to confirm a DTR drop (dtr-drop → on-hook in its transcript,
+    /// S25's debounce included).
+    var modemConfirmed: Duration?
+}
+
+/// The time between the first transcript events starting with `from` and `to`.
+func between(_ entries: [TranscriptEntry], _ from: String, _ to: String) -> Duration? {
+    guard let first = entries.first(where: { $0.event?.hasPrefix(from) == true })?.date,
+          let second = entries.first(where: { $0.event?.hasPrefix(to) == true && $0.date >= first })?.date else { return nil }
+    return .milliseconds(Int((second.timeIntervalSince(first) * 1000).rounded()))
 }
 
 func measure(faults: FaultSet, s12: Int?) async throws -> [Run] {
@@ -116,6 +129,8 @@ func measure(faults: FaultSet, s12: Int?) async throws -> [Run] {
         logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
     var runs: [Run] = []
     for _ in 0..<iterations {
+        let mark = bank.modems[0].transcript.count
+        let startDate = Date()
         let start = ContinuousClock.now
         let dial = try await manager.dial(.number("5551234", device: bank.modems[0].slavePath))
         for await notification in dial.notifications where notification.state == .connected || notification.state == .disconnected {
@@ -141,7 +156,11 @@ func measure(faults: FaultSet, s12: Int?) async throws -> [Run] {
             print("dial failed: \(status)")
             break
         }
-        runs.append(Run(connect: connected - start, hangUp: ContinuousClock.now - hangingUp))
+        let hungUp = ContinuousClock.now - hangingUp
+        let entries = Array(bank.modems[0].transcript.dropFirst(mark))
+        let sawOpen = entries.first { $0.event == "slave-open" }.map { Duration.milliseconds(Int(($0.date.timeIntervalSince(startDate) * 1000).rounded())) }
+        runs.append(Run(connect: connected - start, hangUp: hungUp, modemSawOpen: sawOpen,
+                        modemConfirmed: between(entries, "dtr-drop", "on-hook")))
     }
     await bank.stop()
     try? FileManager.default.removeItem(at: locks)
@@ -156,7 +175,14 @@ fflush(nil)
 let honest = try await measure(faults: FaultSet(), s12: arguments.s12)
 print("dial → Connected:                    \(summary(honest.map(\.connect)))")
 print("  overhead (minus the modem's delay): \(summary(honest.map { $0.connect - answerDelay }))")
+print("  the fake modem noticing the open:   \(summary(honest.compactMap(\.modemSawOpen)))")
+print("  overhead once the modem saw the open: \(summary(honest.compactMap { run in run.modemSawOpen.map { run.connect - answerDelay - $0 } }))")
 print("hangUp → 6, modem honours DTR:       \(summary(honest.map(\.hangUp)))")
+print("  the modem's confirmation (dtr-drop → on-hook): \(summary(honest.compactMap(\.modemConfirmed)))")
+print("  beyond the modem's confirmation:    \(summary(honest.compactMap { run in run.modemConfirmed.map { run.hangUp - $0 } }))")
 fflush(nil)
 let stubborn = try await measure(faults: FaultSet(ignoresDTR: true), s12: arguments.s12)
 print("hangUp → 6, modem ignores DTR:       \(summary(stubborn.map(\.hangUp)))")
+if let s12 = arguments.s12 {
+    print("  bound 2 × S12 + ATH + 100 ms:       \(2 * s12 * 20 + 100) ms + ATH")
+}
