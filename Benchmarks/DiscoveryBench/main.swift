@@ -5,9 +5,9 @@
 //
 // For each count N it builds a testbed of N USB modems (USR5637 descriptions on
 // cdc_acm, ttyACM0…), puts a fake modem behind each, and times ModemScanner.scan() —
-// enumeration, the AT probe of all N at once, naming — with the default probe settings
-// (1 s answer deadline, 100 ms between commands), then again with no pause between
-// commands, which leaves the cost of the machinery. Enumeration alone is timed too. Then it
+// enumeration, the AT probe of all N at once, naming — with 100 ms between commands (the
+// V.250 pacing that was the default until 2026-12-05), then with the default settings (1 s
+// answer deadline, no pause between commands), which leaves the cost of the machinery. Enumeration alone is timed too. Then it
 // prints the listing of Fixtures/umockdev with fake modems, a GPS and silence behind the
 // ports, as the tests bind them. It relaunches itself under umockdev's preload library.
 
