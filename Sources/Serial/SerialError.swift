@@ -61,34 +61,35 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .system(let operation, let path, let errno):
-            return "\(operation) \(path): \(errno) (errno \(errno.rawValue))"
         case .unsupported(let operation, let path):
             return "\(operation) \(path): not supported on this device"
         case .unsupportedSpeed(let speed, let path):
             return "\(path): speed \(speed) is not supported"
-        case .hangUp(let path):
-            return "\(path): the device hung up (unplugged or carrier lost)"
-        case .closed(let path):
-            return "\(path): the port is closed"
-        case .timedOut(let operation, let path):
-            return "\(operation) \(path): timed out"
-        case .inUse(let path):
-            return "\(path): the device is in use by another program"
         case .locked(let path, let lockFile, let pid):
             return "\(path): in use by process \(pid) (lock file \(lockFile))"
-        case .cancelled(let operation, let path):
-            return "\(operation) \(path): cancelled"
-        case .notRegularFile(let path, let kind):
-            return "\(path) is a \(kind), not a regular file; it was not opened"
         case .badLockFile(let path, let lockFile, let kind):
             return "\(path): its lock file \(lockFile) is a \(kind), not a lock file; the port counts as locked until it is removed"
-        case .tooLarge(let path, let limit):
-            return "\(path) is larger than \(limit) bytes"
-        case .notPermitted(let path, let reason):
-            return "\(path): permission denied (\(reason))"
         case .notSerialDevice(let path, let reason):
             return "\(path) is not a serial port (\(reason)); it was not opened"
+        case .system, .hangUp, .closed, .timedOut, .inUse, .cancelled, .notRegularFile, .tooLarge, .notPermitted:
+            return systemError?.description ?? "system error"
+        }
+    }
+
+    /// The OS-layer error of the same name, for the cases the two share (their texts are
+    /// SystemIO's); `nil` for the serial layer's own cases.
+    public var systemError: SystemError? {
+        switch self {
+        case .system(let operation, let path, let errno): .system(call: operation, path: path, errno: errno)
+        case .hangUp(let path): .hangUp(path: path)
+        case .closed(let path): .closed(path: path)
+        case .timedOut(let operation, let path): .timedOut(operation: operation, path: path)
+        case .inUse(let path): .inUse(path: path)
+        case .cancelled(let operation, let path): .cancelled(operation: operation, path: path)
+        case .notRegularFile(let path, let kind): .notRegularFile(path: path, kind: kind)
+        case .tooLarge(let path, let limit): .tooLarge(path: path, limit: limit)
+        case .notPermitted(let path, let reason): .notPermitted(path: path, reason: reason)
+        case .unsupported, .unsupportedSpeed, .locked, .badLockFile, .notSerialDevice: nil
         }
     }
 }

@@ -55,11 +55,21 @@ struct PhonebookKeyWireTests {
 
     // MARK: RAS keys
 
-    @Test("PhoneNumber: the number dialed")
-    func phoneNumber() async throws {
+    @Test("PhoneNumber, InternationalPrefix, DialPrefix, ConnectBPS, HwFlowControl: each seen in the transcript", arguments: [
+        ("PhoneNumber", ["PhoneNumber=5550001"], "dial 5550001"),
+        ("InternationalPrefix", ["PhoneNumber=5551234", "CountryCode=39", "AreaCode=06", "UseDialingRules=1", "InternationalPrefix=011"],
+         "dial 01139065551234"),
+        ("DialPrefix", ["PhoneNumber=5551234", "DialPrefix=ATDP"], "command ATDP5551234"),
+        ("ConnectBPS", ["PhoneNumber=5551234", "ConnectBPS=9600"], "line-settings speed=9600 crtscts=off"),
+        ("HwFlowControl", ["PhoneNumber=5551234", "HwFlowControl=1"], "line-settings speed=115200 crtscts=on"),
+    ])
+    func oneEvent(key: String, lines: [String], expected: String) async throws {
         let lab = try await ModemLab()
-        try await Self.dial(["PhoneNumber=5550001"], lab: lab)
-        #expect(lab.bank.modems[0].events.contains("dial 5550001"))
+        try await Self.dial(lines, lab: lab)
+        let events = lab.bank.modems[0].events
+        let kind = expected.prefix { $0 != " " }
+        #expect(events.first { $0.hasPrefix(kind + " ") && (kind != "command" || $0.hasPrefix("command ATD")) } == expected,
+                "\(key): \(events)")
         await lab.finish()
     }
 
@@ -73,14 +83,6 @@ struct PhonebookKeyWireTests {
         try await Self.dial(entry + ["\(key)=0"], lab: lab)
         let dials = lab.bank.modems[0].events.filter { $0.hasPrefix("dial ") }
         #expect(dials == ["dial 0039065551234", "dial 5551234"])
-        await lab.finish()
-    }
-
-    @Test("InternationalPrefix: dialed before the country code")
-    func internationalPrefix() async throws {
-        let lab = try await ModemLab()
-        try await Self.dial(["PhoneNumber=5551234", "CountryCode=39", "AreaCode=06", "UseDialingRules=1", "InternationalPrefix=011"], lab: lab)
-        #expect(lab.bank.modems[0].events.contains("dial 01139065551234"))
         await lab.finish()
     }
 
@@ -99,22 +101,6 @@ struct PhonebookKeyWireTests {
         try await Self.dial(["PhoneNumber=5551234", "Device=ZOOM-3049"], lab: lab, port: .some(nil))
         #expect(lab.bank.modems[1].events.contains("dial 5551234"))
         #expect(!lab.bank.modems[0].events.contains { $0.hasPrefix("dial") })
-        await lab.finish()
-    }
-
-    @Test("ConnectBPS: the port's speed")
-    func connectBPS() async throws {
-        let lab = try await ModemLab()
-        try await Self.dial(["PhoneNumber=5551234", "ConnectBPS=9600"], lab: lab)
-        #expect(lab.bank.modems[0].events.first { $0.hasPrefix("line-settings") } == "line-settings speed=9600 crtscts=off")
-        await lab.finish()
-    }
-
-    @Test("HwFlowControl: RTS/CTS on the port")
-    func hwFlowControl() async throws {
-        let lab = try await ModemLab()
-        try await Self.dial(["PhoneNumber=5551234", "HwFlowControl=1"], lab: lab)
-        #expect(lab.bank.modems[0].events.first { $0.hasPrefix("line-settings") } == "line-settings speed=115200 crtscts=on")
         await lab.finish()
     }
 
@@ -167,14 +153,6 @@ struct PhonebookKeyWireTests {
         try await Self.dial(["PhoneNumber=5551234"], lab: lab)
         #expect(lab.bank.modems[0].events.contains("command ATE0 Q0 V1 X4 &C1 &D2 S0=0"))
         #expect(RasDialSettings.defaultInitString == ModemSession.defaultInitString)
-        await lab.finish()
-    }
-
-    @Test("DialPrefix: the dial command")
-    func dialPrefix() async throws {
-        let lab = try await ModemLab()
-        try await Self.dial(["PhoneNumber=5551234", "DialPrefix=ATDP"], lab: lab)
-        #expect(lab.bank.modems[0].events.contains("command ATDP5551234"))
         await lab.finish()
     }
 

@@ -7,16 +7,11 @@ import TestSupport
 
 @Suite("Serial ports named by others: only serial devices, only with the requester's rights")
 struct SerialDeviceCheckTests {
-    let directory: URL
-    init() throws { directory = try TestSupport.temporaryDirectory("devicecheck") }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    private func fifo(_ name: String) throws -> String {
-        let fifo = path(name)
-        try #require(mkfifo(fifo, 0o666) == 0)
-        return fifo
-    }
+    let scratch: ScratchFolder
+    init() throws { scratch = try ScratchFolder("devicecheck") }
+    private var directory: URL { scratch.directory }
+    private func path(_ name: String) -> String { scratch.path(name) }
+    private func fifo(_ name: String) throws -> String { try scratch.fifo(name) }
 
     @Test func onlySerialPortsPassTheDeviceCheck() throws {
         let pty = try PseudoTerminal()

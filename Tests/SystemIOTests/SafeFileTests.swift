@@ -6,16 +6,11 @@ import TestSupport
 
 @Suite("Files named by others: no blocking, no links followed, only regular files")
 struct SafeFileTests {
-    let directory: URL
-    init() throws { directory = try TestSupport.temporaryDirectory("safefile") }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    private func fifo(_ name: String) throws -> String {
-        let fifo = path(name)
-        try #require(mkfifo(fifo, 0o666) == 0)
-        return fifo
-    }
+    let scratch: ScratchFolder
+    init() throws { scratch = try ScratchFolder("safefile") }
+    private var directory: URL { scratch.directory }
+    private func path(_ name: String) -> String { scratch.path(name) }
+    private func fifo(_ name: String) throws -> String { try scratch.fifo(name) }
 
     @Test func aFIFOIsRefusedWithoutWaitingForAWriter() throws {
         let fifo = try fifo("phonebook.pbk")

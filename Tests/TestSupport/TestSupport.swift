@@ -64,3 +64,22 @@ public enum TestSupport {
         return process.processIdentifier
     }
 }
+
+/// A temporary folder for one test suite, and the files it plants there.
+public struct ScratchFolder: Sendable {
+    /// The folder.
+    public let directory: URL
+
+    /// A fresh folder whose name starts with `label`.
+    public init(_ label: String) throws { directory = try TestSupport.temporaryDirectory(label) }
+
+    /// The path of `name` in the folder.
+    public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// Makes a FIFO called `name` in the folder; returns its path.
+    public func fifo(_ name: String) throws -> String {
+        let fifo = path(name)
+        guard mkfifo(fifo, 0o666) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: fifo]) }
+        return fifo
+    }
+}
