@@ -69,6 +69,9 @@ struct RasmandCommand: AsyncParsableCommand {
     @Option(name: .customLong("reset-timeout-ms"), help: ArgumentHelp("Deadline for the answer to ATZ and for the modem to be ready after it.", valueName: "ms"))
     var resetTimeout: Int?
 
+    @Option(name: .customLong("reset-settle-ms"), help: ArgumentHelp("Accepted and ignored: there is no fixed pause after ATZ any more; the modem is asked with AT whether it is ready (see --ready-poll-ms).", valueName: "ms", visibility: .hidden))
+    var resetSettle: Int?
+
     @Option(name: .customLong("ready-poll-ms"), help: ArgumentHelp("How long each AT asking whether the modem is ready after ATZ waits.", valueName: "ms"))
     var readyPoll: Int?
 
@@ -130,6 +133,9 @@ struct RasmandCommand: AsyncParsableCommand {
         defer { logWriter.flush() }
         var logger = Logger(label: "rasmand") { StreamLogHandler(label: $0, stream: BackgroundLogStream(writer: logWriter)) }
         logger.logLevel = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        if resetSettle != nil {
+            logger.warning("--reset-settle-ms is ignored: the modem is asked with AT whether it is ready after ATZ (--ready-poll-ms)")
+        }
         if detach {
             // Refused when the starter already made us a process-group leader (Foundation's
             // Process does): then we are outside the terminal's foreground group anyway.
