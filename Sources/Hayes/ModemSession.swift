@@ -344,21 +344,33 @@ public actor ModemSession {
     /// - Throws: ``ModemError/cancelled`` if the task is cancelled (the modem is still
     ///   dialing: call ``hangUp()`` next, which aborts it), ``ModemError/port(_:)``.
     public func dial(_ dialString: DialString, timeout: Duration) async throws(ModemError) -> DialOutcome {
-        let command = ATCommand(.dial(dialString))
+        try await goOffHook(ATCommand(.dial(dialString)), timeout: timeout)
+    }
+
+    /// Answers a ringing call (`ATA`) and waits up to `timeout` for the handshake's outcome:
+    /// `CONNECT`, or `NO CARRIER` when no carrier came (the caller hung up, or no modem
+    /// called). Like a dial, the deadline aborts it and a cancelled task leaves it for
+    /// ``hangUp()``.
+    public func answer(timeout: Duration) async throws(ModemError) -> DialOutcome {
+        try await goOffHook(ATCommand(.answer), timeout: timeout)
+    }
+
+    /// Writes `command` (a dial or `ATA`) and waits for its `CONNECT` or failure result.
+    private func goOffHook(_ command: ATCommand, timeout: Duration) async throws(ModemError) -> DialOutcome {
         if channel.needsResync { try await channel.resynchronise() }
         try await channel.begin(command)
         mode = .dialing
-        logger.info("dialing", metadata: ["command": "\(command)"])
+        logger.info(command.body.hasPrefix("A") ? "answering" : "dialing", metadata: ["command": "\(command)"])
         var collector = ResponseCollector()
         let deadline = ContinuousClock.now + timeout
         while true {
             guard let line = try await channel.nextLine(deadline: deadline) else {
                 let junk = collector.collectedInfo + collector.collectedUnrecognised
-                logger.info("dial deadline passed", metadata: ["junk": "\(junk)"])
+                logger.info("deadline passed", metadata: ["command": "\(command)", "junk": "\(junk)"])
                 _ = await abortDial()
                 return .noResult(junk: junk)
             }
-            // A data dial never answers OK: that would be line noise completing a word.
+            // A data call never answers OK: that would be line noise completing a word.
             if line.response == .final(.ok) { continue }
             guard let response = collector.accept(line.response) else { continue }
             channel.noteFinal()
@@ -374,6 +386,36 @@ public actor ModemSession {
                 return .failed(response.final)
             }
         }
+    }
+
+    // MARK: Incoming calls
+
+    /// What a modem waiting for calls reports.
+    public enum Incoming: Sendable, Equatable {
+        /// `RING`: an incoming call rings (once per ring).
+        case ring
+        /// Any other line between rings: caller-ID text (`NMBR = 5551234`, `+CLIP: …`,
+        /// an unformatted `MESG = …`), or noise. The caller decides what it is.
+        case line(String)
+    }
+
+    /// Waits in command mode for what an idle modem says by itself: `RING`s and the lines
+    /// between them. Returns the next one, or `nil` when `deadline` passes in silence (time
+    /// to re-check the modem). Costs nothing while the line is quiet.
+    ///
+    /// - Throws: ``ModemError/port(_:)`` (unplugged), ``ModemError/cancelled``.
+    public func nextIncoming(until deadline: ContinuousClock.Instant) async throws(ModemError) -> Incoming? {
+        while let line = try await channel.nextLine(deadline: deadline) {
+            switch line.response {
+            case .ring: return .ring
+            case .echo: continue
+            case .info(let text), .unrecognised(let text): if !text.isEmpty { return .line(text) }
+            default:
+                // A final result nobody asked for (a late answer, noise): say what it was.
+                return .line(line.line.text)
+            }
+        }
+        return nil
     }
 
     /// Aborts a dial in progress: one CR (any byte does it), then waits for `NO CARRIER`

@@ -340,4 +340,49 @@ struct ModemSessionTests {
         port.close()
         await bank.stop()
     }
+
+    // MARK: Incoming calls
+
+    @Test("an incoming call is seen ring by ring and answered with ATA; ATA with no call gets NO CARRIER")
+    func answering() async throws {
+        var modem = ModemSettings()
+        modem.registers[12] = 10
+        modem.registers[7] = 1
+        modem.ringInterval = .milliseconds(200)
+        let bank = try FakeModemBank(scenario: Scenario(modemDefaults: modem), count: 2)
+        try await bank.start()
+        let callerPort = try SerialPort(path: bank.modems[0].slavePath)
+        let calleePort = try SerialPort(path: bank.modems[1].slavePath)
+        let caller = ModemSession(port: callerPort, timing: Self.timing)
+        let callee = ModemSession(port: calleePort, timing: Self.timing)
+        try await caller.initialize()
+        try await callee.initialize()
+
+        #expect(try await callee.answer(timeout: .seconds(5)) == .failed(.noCarrier), "no call rings: no carrier")
+        #expect(await callee.mode == .command)
+
+        async let dialed = caller.dial(DialString(bank.modems[1].number), timeout: .seconds(10))
+        var rings = 0
+        while rings < 2, let event = try await callee.nextIncoming(until: .now + .seconds(5)) {
+            if event == .ring { rings += 1 }
+        }
+        #expect(rings == 2)
+        let answered = try await callee.answer(timeout: .seconds(10))
+        let outcome = try await dialed
+        guard case .connected = answered, case .connected = outcome else {
+            Issue.record("answered \(answered), dialed \(outcome)")
+            callerPort.close()
+            calleePort.close()
+            await bank.stop()
+            return
+        }
+        #expect(await callee.mode == .online)
+        #expect(bank.modems[1].events.contains("command ATA"))
+        let report = await callee.hangUp()
+        #expect(report.confirmed, "\(report)")
+        _ = await caller.hangUp()
+        callerPort.close()
+        calleePort.close()
+        await bank.stop()
+    }
 }
