@@ -340,6 +340,13 @@ public actor ConnectionManager: RasService {
 
     private func apply(_ event: DialMachine.Event, to handle: RasConnectionHandle) {
         guard var connection = connections[handle] else { return }
+        if Self.dropsLink(event), connection.machine.reconnects > 0, let policy = connection.machine.reconnect,
+           let since = connection.connectedAt, since.duration(to: .now) >= policy.stableAfter {
+            // The link had stayed up long enough: this drop starts the backoff afresh.
+            apply(.linkStable, to: handle)
+            guard let refreshed = connections[handle] else { return }
+            connection = refreshed
+        }
         let (next, effects) = DialMachine.step(connection.machine, event)
         connection.machine = next
         connections[handle] = connection
@@ -450,6 +457,14 @@ public actor ConnectionManager: RasService {
         case .stopPPP(let graceful):
             guard let ppp = connection.ppp else { return }
             connections[handle]?.pppStopping = Task { await ppp.stop(graceful: graceful) }
+        case .announceReconnect(let attempt, let pause):
+            connectionLogger(connection).notice("link dropped: reconnecting", metadata: [
+                "reconnect": "\(attempt)", "pause-ms": "\(pause.milliseconds)",
+                "error": "\(connection.machine.error?.code ?? 0)",
+            ])
+            // The next drop is a new disconnection for watchers.
+            connections[handle]?.announcedDisconnect = false
+            if let record = connections[handle]?.record { publish(.reconnecting, record) }
         case .closeDataPath:
             let stopping = connection.pppStopping
             let online = connection.online
@@ -628,6 +643,14 @@ public actor ConnectionManager: RasService {
         } else if state == .disconnected, !connection.announcedDisconnect {
             connections[handle]?.announcedDisconnect = true
             publish(.disconnected, connection.record)
+        }
+    }
+
+    /// A carrier loss or pppd's exit: what ends a link that reconnect brings back.
+    private static func dropsLink(_ event: DialMachine.Event) -> Bool {
+        switch event {
+        case .carrierLost, .pppExited: true
+        default: false
         }
     }
 

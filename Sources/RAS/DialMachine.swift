@@ -17,7 +17,13 @@
 ///   pppd's own progress;
 /// - after Connected the RAS notifier has stopped; a lost carrier (629) or failed device (630)
 ///   still yields one Disconnected notification with the error, for watchers;
-/// - a hang-up is never notified (RAS notifications stop at `RasHangUp`).
+/// - a hang-up is never notified (RAS notifications stop at `RasHangUp`);
+/// - with reconnect on (`RedialOnLinkFailure=1`), a carrier loss or pppd's exit after
+///   Connected notifies Disconnected with its error, announces the reconnect
+///   (``Effect/announceReconnect(attempt:after:)``, RAS's `RASCN_ReConnection`), waits the
+///   backoff pause and walks ConnectDevice … Connected again on the same handle; the status
+///   keeps the drop's error until Connected. A failed reconnect attempt waits the next,
+///   longer pause; only a hang-up or a device failure ends the cycle.
 ///
 /// **Handles:** a failed connection keeps its handle (status Disconnected + error) until it is
 /// hung up; only ``Effect/deleteConnection`` ends it (status then answers 6).
@@ -155,6 +161,10 @@ public enum DialMachine {
         /// pppd exited while negotiating or connected, with the RAS error its exit status
         /// maps to (``PPPExit``).
         case pppExited(RasError)
+        /// The link has stayed up for the reconnect policy's ``ReconnectPolicy/stableAfter``:
+        /// the backoff starts again from its first pause (reported by the manager just before
+        /// it reports the loss of such a link).
+        case linkStable
     }
 
     /// What the connection manager must do, in the order given.
@@ -197,6 +207,38 @@ public enum DialMachine {
         /// Close the data path (after pppd, if any, has stopped): a program on it reads
         /// end-of-file. Reports nothing.
         case closeDataPath
+        /// Tell watchers the link is being re-established (`RASCN_ReConnection`): reconnect
+        /// number `attempt` starts after `after`. Reports nothing; a
+        /// ``scheduleRedial(after:)`` follows.
+        case announceReconnect(attempt: Int, after: Duration)
+    }
+
+    /// Reconnect on drop (`RedialOnLinkFailure=1`): the pause before reconnect n is
+    /// `firstPause × 2^(n−1)`, at most `maximumPause`; a link that stays up for
+    /// ``stableAfter`` starts the sequence again from `firstPause`.
+    public struct ReconnectPolicy: Sendable, Equatable {
+        /// The first pause (`RedialSeconds`).
+        public var firstPause: Duration
+        /// The longest pause (`RedialMaxSeconds`, default 600 s).
+        public var maximumPause: Duration
+        /// How long a link must stay up for the backoff to start again: the longest pause.
+        public var stableAfter: Duration { maximumPause }
+
+        /// A policy.
+        public init(firstPause: Duration, maximumPause: Duration) {
+            self.firstPause = firstPause
+            self.maximumPause = max(firstPause, maximumPause)
+        }
+
+        /// The pause before reconnect `attempt` (1, 2, …).
+        public func pause(before attempt: Int) -> Duration {
+            var pause = firstPause
+            for _ in 1..<max(1, attempt) {
+                pause = pause * 2
+                if pause >= maximumPause { return maximumPause }
+            }
+            return min(pause, maximumPause)
+        }
     }
 
     /// Everything the machine knows about one connection.
@@ -230,20 +272,30 @@ public enum DialMachine {
         public fileprivate(set) var pppRunning = false
         /// What PPP negotiated, once IP is up.
         public fileprivate(set) var projection: RasProjection?
+        /// Reconnect on drop, when the entry asks for it.
+        public let reconnect: DialMachine.ReconnectPolicy?
+        /// Reconnects since the link was last stable (0 = not reconnecting).
+        public fileprivate(set) var reconnects = 0
+        /// Whether a reconnect cycle is running (from a drop until Connected again).
+        public fileprivate(set) var isReconnecting = false
         /// A hang-up came while the port was opening: release the port once the open answers.
         fileprivate var hangUpWhileOpening = false
 
         /// A fresh connection in ``Phase/idle``. A negative `redialAttempts` counts as 0.
-        public init(redialAttempts: Int = 0, redialPause: Duration = RasDialSettings.defaultRedialPause, runsPPP: Bool = false) {
+        public init(
+            redialAttempts: Int = 0, redialPause: Duration = RasDialSettings.defaultRedialPause, runsPPP: Bool = false,
+            reconnect: DialMachine.ReconnectPolicy? = nil
+        ) {
             self.redialAttempts = max(0, redialAttempts)
             self.redialPause = redialPause
             self.runsPPP = runsPPP
+            self.reconnect = reconnect
         }
 
         /// A fresh connection with the redial and framing settings of `settings`.
         public init(settings: RasDialSettings) {
             self.init(redialAttempts: settings.redialAttempts, redialPause: settings.redialPause,
-                      runsPPP: settings.ppp != nil)
+                      runsPPP: settings.ppp != nil, reconnect: settings.reconnect)
         }
 
         /// The most attempts this dial makes: 1 + ``redialAttempts``.
@@ -278,6 +330,7 @@ extension DialMachine.State {
             phase = .dialing
             return [.dial(attempt: attempt)]
         case (.initializingModem, .modemFailed(let error)), (.dialing, .modemFailed(let error)):
+            if isReconnecting { return reconnectAgain(after: error) }
             return fail(error)
         case (.dialing, .dialResult(let outcome)):
             return finishDial(outcome)
@@ -285,8 +338,15 @@ extension DialMachine.State {
             phase = .initializingModem
             connectionState = .connectDevice
             return [.notify(.connectDevice, nil), .initializeModem]
+        case (.connected, .carrierLost) where reconnect != nil:
+            return reconnectAfterDrop(.remoteDisconnection)
+        case (.negotiating, .carrierLost) where isReconnecting:
+            return reconnectAgain(after: .remoteDisconnection)
         case (.connected, .carrierLost), (.negotiating, .carrierLost):
             return fail(.remoteDisconnection)
+        case (_, .linkStable):
+            reconnects = 0
+            return []
         case (.connected, .idleTimeout), (.negotiating, .idleTimeout):
             return fail(.idleTimeout)
         case (.connected, .dataPathFailed(let error)), (.negotiating, .dataPathFailed(let error)):
@@ -309,6 +369,12 @@ extension DialMachine.State {
             // IP renegotiated (a new address): the status shows the new projection.
             self.projection = projection
             return []
+        case (.connected, .pppExited(let error)) where reconnect != nil:
+            pppRunning = false
+            return reconnectAfterDrop(error)
+        case (.negotiating, .pppExited(let error)) where isReconnecting:
+            pppRunning = false
+            return reconnectAgain(after: error)
         case (.negotiating, .pppExited(let error)), (.connected, .pppExited(let error)):
             pppRunning = false
             return fail(error)
@@ -341,6 +407,10 @@ extension DialMachine.State {
             }
             lastAttemptError = nil
             hasDataPath = true
+            if isReconnecting {
+                isReconnecting = false
+                error = nil
+            }
             let connected: [Effect] = [.notify(.deviceConnected, nil), .notify(.allDevicesConnected, nil), .openDataPath]
             if runsPPP {
                 phase = .negotiating
@@ -353,6 +423,7 @@ extension DialMachine.State {
             return connected + [.notify(.connected, nil)]
         }
         let abort: [Effect] = outcome == .timeout ? [.abortDial] : []
+        if isReconnecting { return abort + reconnectAgain(after: failure) }
         lastAttemptError = failure
         if outcome.allowsRedial && attempt < maximumAttempts {
             phase = .waitingToRedial
@@ -362,6 +433,36 @@ extension DialMachine.State {
         let counted = "attempt \(attempt) of \(maximumAttempts)"
         let detail = failure.detail.map { "\($0); \(counted)" } ?? counted
         return fail(failure.with(detail: detail), preceded: abort)
+    }
+
+    /// A connected link dropped with reconnect on: Disconnected with the error, the data
+    /// path closed, then the first (or next) reconnect after its pause. The port stays
+    /// open; the next init's wake recovers a modem that is still online.
+    private mutating func reconnectAfterDrop(_ error: RasError) -> [Effect] {
+        var effects: [Effect] = [.notify(.disconnected, error)]
+        effects += closeDataPath(graceful: false)
+        self.error = error
+        isReconnecting = true
+        return effects + scheduleReconnect()
+    }
+
+    /// A reconnect attempt failed (dial, init or PPP): report it in the state it failed in,
+    /// then wait the next, longer pause. The drop's error stays the status error.
+    private mutating func reconnectAgain(after failure: RasError) -> [Effect] {
+        var effects: [Effect] = []
+        if connectionState != .disconnected { effects.append(.notify(connectionState, failure)) }
+        effects += closeDataPath(graceful: false)
+        lastAttemptError = failure
+        return effects + scheduleReconnect()
+    }
+
+    private mutating func scheduleReconnect() -> [Effect] {
+        reconnects += 1
+        let pause = reconnect?.pause(before: reconnects) ?? redialPause
+        connectionState = .disconnected
+        phase = .waitingToRedial
+        attempt = 0
+        return [.announceReconnect(attempt: reconnects, after: pause), .scheduleRedial(after: pause)]
     }
 
     /// Enters Disconnected with `error`: re-reports the current state with the error (unless

@@ -201,6 +201,10 @@ public struct PhonebookEntry: Sendable, Equatable {
     public var redialAttempts: Int? { number(.redialAttempts) }
     /// `RedialSeconds`: the pause before each redial.
     public var redialSeconds: Int? { number(.redialSeconds) }
+    /// `RedialOnLinkFailure`: true for 1.
+    public var redialOnLinkFailure: Bool { (number(.redialOnLinkFailure) ?? 0) != 0 }
+    /// `RedialMaxSeconds`.
+    public var redialMaxSeconds: Int? { number(.redialMaxSeconds) }
     /// `IdleDisconnectSeconds` (0 = default, 4294967295 = never).
     public var idleDisconnectSeconds: Int? { number(.idleDisconnectSeconds) }
     /// Every non-empty `InitString`, in the order they are sent.

@@ -58,6 +58,8 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     public static let redialAttempts: PhonebookKey = "RedialAttempts"
     /// `RedialSeconds`: the pause before each redial.
     public static let redialSeconds: PhonebookKey = "RedialSeconds"
+    /// `RedialOnLinkFailure`: 1 = re-establish the link when it drops after Connected.
+    public static let redialOnLinkFailure: PhonebookKey = "RedialOnLinkFailure"
     /// `IdleDisconnectSeconds`: hang up after this much idle time (0 = default, 4294967295 = never).
     public static let idleDisconnectSeconds: PhonebookKey = "IdleDisconnectSeconds"
 
@@ -76,6 +78,8 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     /// `HangUpGuardMilliseconds` (swift-ras): the silence before `+++` when hanging up
     /// (default: the modem's S12, read at init, plus 50 ms).
     public static let hangUpGuardMilliseconds: PhonebookKey = "HangUpGuardMilliseconds"
+    /// `RedialMaxSeconds` (swift-ras): the longest pause between reconnects (default 600).
+    public static let redialMaxSeconds: PhonebookKey = "RedialMaxSeconds"
     /// `InterCommandMilliseconds` (swift-ras): the pause after each result before the next
     /// command line (default none: a modem that loses commands teaches its own pause).
     public static let interCommandMilliseconds: PhonebookKey = "InterCommandMilliseconds"
@@ -98,7 +102,8 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     public static let numericKeys: Set<PhonebookKey> = [
         .countryCode, .useCountryAndAreaCodes, .useDialingRules, .connectBPS, .hwFlowControl,
         .redialAttempts, .redialSeconds, .idleDisconnectSeconds, .dialTimeoutSeconds,
-        .initTimeoutSeconds, .hangUpGuardMilliseconds, .interCommandMilliseconds,
+        .initTimeoutSeconds, .hangUpGuardMilliseconds, .interCommandMilliseconds, .redialOnLinkFailure,
+        .redialMaxSeconds,
     ]
 
     /// True when the value of this key must be a number (see ``numericKeys``).

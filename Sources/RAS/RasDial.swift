@@ -152,6 +152,8 @@ public struct RasDialSettings: Sendable, Equatable {
     public static let defaultInitTimeout = Duration.seconds(5)
     /// The default pause before a redial: 60 s.
     public static let defaultRedialPause = Duration.seconds(60)
+    /// The default longest pause between reconnects: 600 s.
+    public static let defaultReconnectMaximum = Duration.seconds(600)
 
     /// The number to dial (dialing rules applied, or the caller's override as is).
     public var phoneNumber: String
@@ -185,6 +187,9 @@ public struct RasDialSettings: Sendable, Equatable {
     public var interCommand: Duration?
     /// PPP after `CONNECT` (`Framing=PPP`); `nil` = the data path is left to any program.
     public var ppp: PPPSettings?
+    /// Reconnect when the link drops after Connected (`RedialOnLinkFailure=1`, pauses from
+    /// `RedialSeconds` doubling up to `RedialMaxSeconds`); `nil` = a drop ends the connection.
+    public var reconnect: DialMachine.ReconnectPolicy?
 
     /// The modem timing of a connection with these settings: `base` (the manager's) with
     /// what the entry sets — the guard before `+++`, the pause between commands and the
@@ -216,6 +221,7 @@ public struct RasDialSettings: Sendable, Equatable {
         hangUpGuard = nil
         interCommand = nil
         ppp = nil
+        reconnect = nil
     }
 
     /// The settings of a phonebook entry, defaults filling the gaps.
@@ -240,6 +246,10 @@ public struct RasDialSettings: Sendable, Equatable {
         }
         hangUpGuard = entry.hangUpGuardMilliseconds.map { .milliseconds($0) }
         interCommand = entry.interCommandMilliseconds.map { .milliseconds($0) }
+        if entry.redialOnLinkFailure {
+            reconnect = DialMachine.ReconnectPolicy(
+                firstPause: redialPause, maximumPause: entry.redialMaxSeconds.map { .seconds($0) } ?? Self.defaultReconnectMaximum)
+        }
         if entry.runsPPP {
             ppp = PPPSettings(
                 pppdPath: entry.pppdPath ?? PPPSettings.defaultPppdPath, options: entry.pppdOptions,

@@ -49,6 +49,9 @@ public struct RasConnectionEvent: Sendable, Equatable, Codable {
         case disconnected
         /// The connection was torn down: its handle is invalid from now on.
         case removed
+        /// A dropped link is being re-established on the same handle (`RASCN_ReConnection`,
+        /// `RedialOnLinkFailure=1`); `connected` follows when it is up again.
+        case reconnecting
     }
 
     /// What happened.

@@ -8,6 +8,7 @@ import TestSupport
 
 /// Every key PHONEBOOK.md documents changes what reaches the modem: one test per key, each
 /// read from the fake modem's transcript (events, bytes from the computer, their times).
+/// `RedialOnLinkFailure` and `RedialMaxSeconds` are proved the same way in `ReconnectTests`.
 @Suite("Phonebook keys on the wire")
 struct PhonebookKeyWireTests {
     /// A phonebook with entry `E` made of `lines` (and `Port=` modem 0 unless `port` is nil).
