@@ -458,4 +458,61 @@ struct CallerIDTests {
         let minimal = String(decoding: try encoder.encode(CallerID(nameAbsence: .unavailable, form: .mdmf)), as: UTF8.self)
         #expect(minimal == #"{"form":"mdmf","nameAbsence":"unavailable"}"#)
     }
+
+    // MARK: Enabling caller ID
+
+    @Test("every enable command is a valid init string, except %CCID, which is never a blind fallback")
+    func enableCommandsValid() throws {
+        for entry in CallerIDEnable.table {
+            let command = try entry.atCommand()
+            #expect("AT" + command.body == entry.command)
+            if entry.requiresIdentification {
+                // `%CCID=1` reads as `%C`, `C`, `I`, `D=1` to a V.250 parser: a dial.
+                #expect(throws: ATCommandError.self) { try ATCommand(initString: entry.command) }
+                #expect(!CallerIDEnable.candidates().contains(entry))
+            } else {
+                #expect(try ATCommand(initString: entry.command) == command)
+            }
+        }
+        #expect(CallerIDEnable.table.filter(\.requiresIdentification).map(\.family) == [.lucent])
+        #expect(Set(CallerIDEnable.table.map(\.family)) == Set(CallerIDEnable.Family.allCases))
+        #expect(Set(CallerIDEnable.fallbackOrder) == [.v253, .rockwell, .cellular])
+    }
+
+    @Test("the table picks the command from the identity", arguments: [
+        (nil, nil, [], ["+FCLASS", "+MS", "+ES", "+DS", "+VCID"], "AT+VCID=1"),
+        ("U.S. Robotics", "56K FAX EXT", [], ["+FCLASS", "+MS"], "AT+VCID=1"),
+        ("3Com", nil, [], [], "AT+VCID=1"),
+        ("CONEXANT", "HDAUDIO SOFT DATA FAX MODEM", [], ["+FCLASS", "+MS", "+ES", "+DS"], "AT#CID=1"),
+        (nil, nil, ["56000", "Rockwell RCV56ACF"], [], "AT#CID=1"),
+        (nil, nil, ["Supports #CID"], [], "AT#CID=1"),
+        ("Lucent", nil, [], [], "AT%CCID=1"),
+        ("Hayes Microcomputer Products", nil, [], [], "AT%CCID=1"),
+        (nil, nil, ["Hayes compatible"], [], "AT+VCID=1"),
+        (nil, nil, ["Agere Systems SoftModem"], [], "AT%CCID=1"),
+        ("Quectel", "EC25", [], ["+CGSM"], "AT+CLIP=1"),
+        (nil, nil, [], [" +cgsm "], "AT+CLIP=1"),
+        ("Huawei", nil, [], [], "AT+CLIP=1"),
+        // A Conexant that lists +VCID: the capability wins, #CID comes next.
+        ("Conexant", nil, [], ["+VCID"], "AT+VCID=1"),
+        (nil, nil, [], [], "AT+VCID=1"),
+        ("Unknown Maker", "X", ["HELLO"], ["+MS"], "AT+VCID=1"),
+    ] as [(String?, String?, [String], [String], String)])
+    func enableChoice(manufacturer: String?, model: String?, information: [String], capabilities: [String], command: String) {
+        let candidates = CallerIDEnable.candidates(
+            manufacturer: manufacturer, model: model, information: information, capabilities: capabilities)
+        #expect(candidates.first?.command == command)
+        #expect(candidates.count == (command == "AT%CCID=1" ? 4 : 3))
+        #expect(Set(candidates.map(\.family)).count == candidates.count)
+    }
+
+    @Test("with no clue the fallback order is tried")
+    func enableFallback() {
+        #expect(CallerIDEnable.candidates().map(\.command) == ["AT+VCID=1", "AT#CID=1", "AT+CLIP=1"])
+        #expect(CallerIDEnable.candidates(manufacturer: "Conexant", capabilities: ["+VCID"]).map(\.command)
+            == ["AT+VCID=1", "AT#CID=1", "AT+CLIP=1"])
+        #expect(CallerIDEnable.candidates(manufacturer: "Quectel").map(\.command) == ["AT+CLIP=1", "AT+VCID=1", "AT#CID=1"])
+        #expect(CallerIDEnable.candidates(manufacturer: "Lucent").map(\.command)
+            == ["AT%CCID=1", "AT+VCID=1", "AT#CID=1", "AT+CLIP=1"])
+    }
 }
