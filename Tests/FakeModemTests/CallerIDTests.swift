@@ -165,6 +165,17 @@ struct CallerIDTests {
         #expect(events == ["answer", "caller-hang-up", "carrier-lost", "on-hook remote"])
     }
 
+    @Test("A busy modem: the outside caller hears busy, nothing rings")
+    func busyModem() {
+        var modem = Self.rungModem()
+        modem.type("ATE0H1\r")
+        _ = modem.take()
+        modem.wait(.seconds(3))
+        #expect(modem.take() == "")
+        #expect(modem.events.contains("incoming-busy 5551234"))
+        #expect(!modem.events.contains { $0.hasPrefix("ring ") })
+    }
+
     @Test("S0 auto-answers an outside call")
     func autoAnswer() {
         var modem = Self.rungModem(registers: [0: 2])

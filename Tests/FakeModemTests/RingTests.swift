@@ -137,6 +137,17 @@ struct RingTests {
         #expect(call.rings == 4)
     }
 
+    @Test("incoming.yaml: three outside calls on one modem with caller ID on")
+    func incomingFixture() throws {
+        let incoming = try fixture("incoming.yaml")
+        let calls = try #require(incoming.modems.first?.calls)
+        #expect(calls.map(\.caller.number) == [.number("5551234"), .private, .number("5559876")])
+        #expect(calls.map(\.rings) == [10, 4, 3])
+        #expect(calls[0].hangUpAfter == .seconds(5))
+        #expect(calls[2].caller.wrongChecksum && calls[2].caller.form == .mdmf)
+        #expect(incoming.modems.first?.profile == "+VCID=1")
+    }
+
     @Test("fakemodem --ring-after --caller --caller-id-format --caller-name --caller-hangs-up-after --ring-interval")
     func commandLineCall() async throws {
         let child = try Child(try BuiltExecutable.fakemodem(), [
