@@ -56,6 +56,12 @@ public struct CallerID: Sendable, Equatable {
         self.wrongChecksum = wrongChecksum
     }
 
+    /// Whether the number is withheld or unavailable.
+    var isNumberAbsent: Bool {
+        if case .number = number { return false }
+        return true
+    }
+
     /// The number as transcripts show it: the digits, `P` or `O`.
     public var numberText: String {
         switch number {
@@ -80,12 +86,16 @@ public struct CallerID: Sendable, Equatable {
 
 /// The month, day, hour and minute a caller ID message carries.
 public struct CallerIDTime: Sendable, Equatable {
+    /// 1…12.
     public var month: Int
+    /// 1…31.
     public var day: Int
+    /// 0…23.
     public var hour: Int
+    /// 0…59.
     public var minute: Int
 
-    /// A time stamp; values are taken modulo their ranges' widths when printed.
+    /// A time stamp; each value is printed as its last two digits.
     public init(month: Int, day: Int, hour: Int, minute: Int) {
         self.month = month
         self.day = day
@@ -112,8 +122,7 @@ enum CallerIDReport {
         var lines = ["DATE = \(time.date)", "TIME = \(time.time)", "NMBR = \(caller.numberText)"]
         if let name = caller.name {
             lines.append("NAME = \(name)")
-        } else if case .number = caller.number {
-        } else {
+        } else if caller.isNumberAbsent {
             lines.append("NAME = \(caller.numberText)")
         }
         return lines
@@ -154,8 +163,7 @@ enum CallerIDReport {
             }
             if let name = caller.name {
                 body += parameter(0x07, Array(name.utf8))
-            } else if case .number = caller.number {
-            } else {
+            } else if caller.isNumberAbsent {
                 body += parameter(0x08, Array(caller.numberText.utf8))
             }
         }
