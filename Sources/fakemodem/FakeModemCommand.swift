@@ -70,7 +70,47 @@ struct FakeModemCommand: AsyncParsableCommand {
     @Option(help: "Lose bytes that arrive sooner than this many seconds after a final result.")
     var commandGap: Double?
 
+    @Option(help: "Ring every modem with a call from outside this many seconds after start.")
+    var ringAfter: Double?
+
+    @Option(help: "The calling number of --ring-after: digits, 'private' or 'unavailable' (default unavailable).")
+    var caller: String?
+
+    @Option(help: "How the caller ID of --ring-after is reported: formatted, clip, sdmf, mdmf or none (default: as the modem's +VCID/#CID/%CCID/+CLIP mode says).")
+    var callerIdFormat: String?
+
+    @Option(help: "The caller's name in the caller ID of --ring-after.")
+    var callerName: String?
+
+    @Option(help: "The caller of --ring-after hangs up this many seconds after CONNECT.")
+    var callerHangsUpAfter: Double?
+
+    @Option(help: "Seconds between the RINGs of an incoming call (default: the scenario's, else 6).")
+    var ringInterval: Double?
+
+    @Flag(help: "Pass online data to the computer no faster than the CONNECT rate (rate/10 bytes per second).")
+    var pace = false
+
     func validate() throws {
+        if ringAfter == nil, caller != nil || callerIdFormat != nil || callerName != nil || callerHangsUpAfter != nil {
+            throw ValidationError("--caller, --caller-id-format, --caller-name and --caller-hangs-up-after need --ring-after")
+        }
+        if let ringInterval, !(ringInterval > 0 && ringInterval <= 86_400) {
+            throw ValidationError("--ring-interval takes seconds, more than 0 and at most 86400")
+        }
+        for (name, value) in [("--ring-after", ringAfter), ("--caller-hangs-up-after", callerHangsUpAfter)] {
+            if let value, !(value >= 0 && value <= 86_400) { throw ValidationError("\(name) takes seconds from 0 to 86400") }
+        }
+        if let callerIdFormat, CallerIDForm(rawValue: callerIdFormat) == nil {
+            throw ValidationError("--caller-id-format is one of \(CallerIDForm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let caller, !["private", "unavailable"].contains(caller),
+           caller.isEmpty || !caller.allSatisfy({ "0123456789*#ABCD".contains($0) }) {
+            throw ValidationError("--caller takes dial digits (0-9 * # A-D), 'private' or 'unavailable'")
+        }
+        if let callerName, callerName.isEmpty || callerName.utf8.count > 80 || !callerName.allSatisfy({ $0.isASCII && !$0.isNewline && $0 != "\"" }) {
+            throw ValidationError("--caller-name is 1 to 80 ASCII characters without quotes or line breaks")
+        }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if let noise, !(0...1).contains(noise) { throw ValidationError("--noise is a probability from 0 to 1") }
         for (name, value) in [("--late-results", lateResults), ("--slow", slow), ("--spurious-rings", spuriousRings),
@@ -93,6 +133,7 @@ struct FakeModemCommand: AsyncParsableCommand {
             }
         }
         exchange.changeFaults(applyFlags)
+        exchange.changeModems(applyCallFlags)
 
         let bank: FakeModemBank
         do {
@@ -131,6 +172,21 @@ struct FakeModemCommand: AsyncParsableCommand {
         if parityBit { faults.parityBit = true }
         if let busyAfterReset { faults.busyAfterReset = .milliseconds(Int(busyAfterReset * 1000)) }
         if let commandGap { faults.minimumCommandGap = .milliseconds(Int(commandGap * 1000)) }
+    }
+
+    private func applyCallFlags(_ settings: inout ModemSettings) {
+        if pace { settings.pace = true }
+        if let ringInterval { settings.ringInterval = .milliseconds(max(1, Int(ringInterval * 1000))) }
+        guard let ringAfter else { return }
+        var callerID = CallerID(number: .unavailable, name: callerName, form: callerIdFormat.flatMap(CallerIDForm.init(rawValue:)))
+        switch caller {
+        case nil, "unavailable": callerID.number = .unavailable
+        case "private": callerID.number = .private
+        case let digits?: callerID.number = .number(digits)
+        }
+        settings.calls.append(ExternalCall(
+            after: .milliseconds(Int(ringAfter * 1000)), caller: callerID,
+            hangUpAfter: callerHangsUpAfter.map { .milliseconds(Int($0 * 1000)) }))
     }
 
     private func linkPaths(count: Int) -> [String] {

@@ -7,16 +7,22 @@ import Testing
 import TestSupport
 
 /// A modem another program left online: chat(8) dials and exits at CONNECT without hanging
-/// up (a fresh pty has HUPCL off, so its close drops no DTR). The next dial recovers it.
+/// up. The fake modem's port starts with HUPCL on, as a real serial port; the test clears it
+/// first (as `stty -hupcl` would), so that chat's close drops no DTR. The next dial recovers it.
 @Suite("A modem left online")
 struct LeftOnlineTests {
     static let chat = "/usr/sbin/chat"
 
-    /// Runs chat on the modem's port: `ATDT5551234`, then exit 0 at CONNECT.
+    /// Runs chat on the modem's port: `ATDT5551234`, then exit 0 at CONNECT. HUPCL is
+    /// cleared on the port before (`stty -hupcl`), so closing it leaves the modem online.
     static func dialWithChat(_ path: String) async throws -> ChildProcess.Termination? {
         let terminal = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
         try #require(terminal >= 0, "open \(path)")
         defer { close(terminal) }
+        var settings = termios()
+        try #require(tcgetattr(terminal, &settings) == 0, "tcgetattr \(path)")
+        settings.c_cflag &= ~tcflag_t(HUPCL)
+        try #require(tcsetattr(terminal, TCSANOW, &settings) == 0, "tcsetattr \(path)")
         let chat = try ChildProcess(executable: Self.chat, arguments: ["-t", "5", "", "ATDT5551234", "CONNECT", ""], terminal: terminal)
         return await chat.waitForExit(deadline: .now + .seconds(10))
     }

@@ -145,11 +145,61 @@ public struct IncomingCall: Sendable, Equatable {
     public var handshake: Duration
     /// Delay before the first `RING`.
     public var firstRingAfter: Duration
+    /// Who calls, reported between the first and second `RING` when the modem has caller
+    /// ID on; `nil` when the line carries none.
+    public var caller: CallerID?
+    /// The caller hangs up this long after `CONNECT` (`NO CARRIER` after S10).
+    public var hangUpAfter: Duration?
+    /// The caller gives up after this many unanswered rings; `nil`: never (a fake modem
+    /// caller gives up by its own S7).
+    public var maximumRings: Int?
 
     /// An incoming call.
-    public init(connect: ConnectSpec, handshake: Duration = .milliseconds(200), firstRingAfter: Duration = .zero) {
+    public init(
+        connect: ConnectSpec, handshake: Duration = .milliseconds(200), firstRingAfter: Duration = .zero,
+        caller: CallerID? = nil, hangUpAfter: Duration? = nil, maximumRings: Int? = nil
+    ) {
         self.connect = connect
         self.handshake = handshake
         self.firstRingAfter = firstRingAfter
+        self.caller = caller
+        self.hangUpAfter = hangUpAfter
+        self.maximumRings = maximumRings
+    }
+}
+
+/// A call from outside the bank, scheduled by the scenario (`calls:`) or the command line
+/// (`--ring-after`).
+public struct ExternalCall: Sendable, Equatable {
+    /// When the first `RING` comes, counted from power-on.
+    public var after: Duration
+    /// Who calls.
+    public var caller: CallerID
+    /// What the modem reports when it answers, and where data goes (loopback by default).
+    public var connect: ConnectSpec
+    /// From the answer to `CONNECT`.
+    public var handshake: Duration
+    /// The caller hangs up this long after `CONNECT`; `nil`: never.
+    public var hangUpAfter: Duration?
+    /// The caller gives up after this many unanswered rings.
+    public var rings: Int
+
+    /// An external call; `CONNECT 33600` after a 200 ms handshake, up to 10 rings.
+    public init(
+        after: Duration, caller: CallerID,
+        connect: ConnectSpec = ConnectSpec(result: ResultCode(text: "CONNECT 33600", code: 1)),
+        handshake: Duration = .milliseconds(200), hangUpAfter: Duration? = nil, rings: Int = 10
+    ) {
+        self.after = after
+        self.caller = caller
+        self.connect = connect
+        self.handshake = handshake
+        self.hangUpAfter = hangUpAfter
+        self.rings = rings
+    }
+
+    /// The call as offered to the modem.
+    var incoming: IncomingCall {
+        IncomingCall(connect: connect, handshake: handshake, caller: caller, hangUpAfter: hangUpAfter, maximumRings: rings)
     }
 }

@@ -12,7 +12,8 @@ enum ATCommand: Equatable, Sendable {
     case selectRegister(Int)
     /// `D` and the rest of the line.
     case dial(String)
-    /// An extended command `+NAME` in one of its forms.
+    /// An extended command `+NAME` in one of its forms (`#NAME` and `%NAME` keep their
+    /// prefix in the name: `#CID`, `%CCID`).
     case extended(String, ExtendedForm)
 }
 
@@ -38,7 +39,7 @@ struct CommandParser {
     init(_ body: String) { chars = Array(body) }
 
     private static let basicLetters: Set<Character> = ["A", "E", "H", "I", "L", "M", "O", "Q", "V", "W", "X", "Z"]
-    private static let ampersandLetters: Set<Character> = ["C", "D", "F", "W"]
+    private static let ampersandLetters: Set<Character> = ["C", "D", "F", "V", "W"]
 
     /// The next command, `.invalid` at a syntax error, `nil` at the end of the line.
     mutating func next() -> Item? {
@@ -52,7 +53,9 @@ struct CommandParser {
             index = chars.count
             return .command(.dial(rest))
         case "+":
-            return extended()
+            return extended(prefix: "")
+        case "#", "%":
+            return extended(prefix: String(c))
         case "&":
             guard index < chars.count, CommandParser.ampersandLetters.contains(chars[index]) else { return .invalid }
             let letter = chars[index]
@@ -109,13 +112,13 @@ struct CommandParser {
         c.isASCII && (c.isLetter || c.isNumber || "!%-./:_".contains(c))
     }
 
-    private mutating func extended() -> Item {
-        var name = ""
+    private mutating func extended(prefix: String) -> Item {
+        var name = prefix
         while index < chars.count, CommandParser.isNameCharacter(chars[index]) {
             name.append(chars[index])
             index += 1
         }
-        guard !name.isEmpty else { return .invalid }
+        guard name.count > prefix.count else { return .invalid }
         guard index < chars.count, chars[index] != ";" else { return .command(.extended(name, .action)) }
         switch chars[index] {
         case "?":

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Something the emulator wants done outside itself. The driver (or a test) collects
 /// these with ``ModemEmulator/takeEffects()`` after every call.
 public enum ModemEffect: Sendable, Equatable {
@@ -79,15 +81,28 @@ public struct ModemEmulator: Sendable {
     private var spuriousRingAt: ContinuousClock.Instant?
     private var random: SplitMix64
     private var effects: [ModemEffect] = []
+    /// Calls from outside the bank still to come, earliest first.
+    private var externalCalls: [(at: ContinuousClock.Instant, call: ExternalCall)]
+    private let poweredOnAt: ContinuousClock.Instant
+    private let wallClockAtPowerOn: Date?
+    /// Online data for the computer waiting for the line (``ModemSettings/pace``).
+    private var pacedOutput: [UInt8] = []
+    private var pacedAt: ContinuousClock.Instant?
+    /// When the paced line has carried everything sent so far.
+    private var lineFreeAt: ContinuousClock.Instant?
 
-    /// A modem powered up at `now` with its factory profile.
-    public init(settings: ModemSettings, at now: ContinuousClock.Instant) {
+    /// A modem powered up at `now` with its factory profile. `wallClock` is the date at
+    /// `now`, for the date and time in caller ID (without one they read 01-01 00:00).
+    public init(settings: ModemSettings, at now: ContinuousClock.Instant, wallClock: Date? = nil) {
         self.settings = settings
         factory = Profile(settings: settings)
         stored = factory
         profile = factory
         random = SplitMix64(seed: settings.faults.noise?.seed ?? 1)
         spuriousRingAt = settings.faults.spuriousRingInterval.map { now + $0 }
+        externalCalls = settings.calls.map { (at: now + $0.after, call: $0) }.sorted { $0.at < $1.at }
+        poweredOnAt = now
+        wallClockAtPowerOn = wallClock
     }
 
     /// Checks a ``ModemSettings/profile`` string; returns what is wrong, or `nil`.
@@ -130,6 +145,9 @@ public struct ModemEmulator: Sendable {
         if case .command = phase { return ringing == nil }
         return false
     }
+
+    /// How the modem presents caller ID now (`+VCID`, `#CID`, `%CCID`, `+CLIP`).
+    public var callerIDMode: CallerIDMode { profile.callerID }
 
     /// Whether a DTR drop would matter now, so the driver should watch DTR closely.
     public var wantsFrequentDTRSampling: Bool {
@@ -211,6 +229,8 @@ public struct ModemEmulator: Sendable {
         heldInput = []
         spuriousRingAt = nil
         dtrActsAt = nil
+        externalCalls = []
+        dropPacedOutput()
         event("unplug")
         effects.append(.unplug)
     }
@@ -247,7 +267,7 @@ public struct ModemEmulator: Sendable {
         advance(to: now)
         guard canAcceptIncomingCall else { return false }
         ringing = Ringing(call: call, nextRingAt: now + call.firstRingAfter, count: 0)
-        event("incoming")
+        event(call.caller.map { "incoming \($0.numberText)" } ?? "incoming")
         advance(to: now)
         return true
     }
@@ -275,7 +295,7 @@ public struct ModemEmulator: Sendable {
     public mutating func remoteData(_ bytes: [UInt8], at now: ContinuousClock.Instant) {
         advance(to: now)
         guard case .online(let call) = phase, !call.carrierLost else { return }
-        output(bytes)
+        deliver(bytes, call: call, at: now)
         if call.spec.data == .peerEcho { effects.append(.lineData(bytes)) }
     }
 
@@ -317,7 +337,7 @@ public struct ModemEmulator: Sendable {
                     call.escape.observe(byte, at: now, escapeCharacter: registers[2], guardTime: registers.guardTime)
                 }
                 phase = .online(call)
-                sendToLine(chunk, call: call)
+                sendToLine(chunk, call: call, at: now)
                 return
             case .dialing(let dialing):
                 if now >= dialing.graceUntil { callFailed(.noCarrier, reason: "abort", at: now) }
@@ -338,10 +358,10 @@ public struct ModemEmulator: Sendable {
         }
     }
 
-    private mutating func sendToLine(_ bytes: [UInt8], call: Call) {
+    private mutating func sendToLine(_ bytes: [UInt8], call: Call, at now: ContinuousClock.Instant) {
         guard !call.carrierLost else { return }
         switch call.spec.data {
-        case .loopback: output(bytes)
+        case .loopback: deliver(bytes, call: call, at: now)
         case .silent: break
         case .peer, .peerEcho: effects.append(.lineData(bytes))
         }
@@ -467,6 +487,10 @@ public struct ModemEmulator: Sendable {
             guard (n ?? 0) <= 1 else { return .failed }
             stored = profile
             return .next
+        case .ampersand("V", let n):
+            guard (n ?? 0) == 0 else { return .failed }
+            info(profileListing)
+            return .next
         case .queryRegister(let n):
             let register = n ?? selectedRegister
             guard SRegisters.isKnown(register) else { return .failed }
@@ -507,6 +531,7 @@ public struct ModemEmulator: Sendable {
                 return .failed
             }
         }
+        if Profile.callerIDCommands[name] != nil { return callerIDCommand(name, form) }
         guard name == "FCLASS" else { return .failed }
         switch form {
         case .query:
@@ -520,6 +545,42 @@ public struct ModemEmulator: Sendable {
         case .action:
             return .failed
         }
+    }
+
+    /// `+VCID`, `#CID`, `%CCID`, `+CLIP` in their set, query and test forms.
+    private mutating func callerIDCommand(_ name: String, _ form: ExtendedForm) -> Step {
+        let values = Profile.callerIDCommands[name] ?? [:]
+        let mode = profile.callerID
+        switch form {
+        case .set:
+            return profile.apply(.extended(name, form)) ? .next : .failed
+        case .query:
+            let value = values.first { $0.value == mode }?.key ?? "0"
+            info(name == "CLIP" ? "+CLIP: \(value),1" : value)
+            return .next
+        case .test:
+            let range = "(0-\(values.keys.max() ?? "1"))"
+            info(name == "CLIP" ? "+CLIP: \(range)" : range)
+            return .next
+        case .action:
+            return .failed
+        }
+    }
+
+    /// The `&V` listing: the active profile's settings and S-registers.
+    private var profileListing: String {
+        let p = profile
+        let flags = "E\(p.echo ? 1 : 0) L\(p.speakerVolume) M\(p.speakerMode) Q\(p.quiet ? 1 : 0) V\(p.verbose ? 1 : 0) "
+            + "W\(p.connectMessages) X\(p.resultLevel) &C\(p.dcdMode) &D\(p.dtrMode)"
+        let numbers = SRegisters.factoryDefaults.keys.sorted()
+        let registers = numbers.map { number -> String in
+            let value = String(p.registers[number])
+            let padded = String(repeating: "0", count: max(0, 3 - value.count)) + value
+            return (number < 10 ? "S0\(number)" : "S\(number)") + ":" + padded
+        }
+        let caller = Profile.callerIDCommands["VCID"]?.first { $0.value == p.callerID }?.key ?? "0"
+        return "ACTIVE PROFILE:\n\(flags) +FCLASS=\(p.faxClass) +VCID=\(caller)\n"
+            + registers.prefix(7).joined(separator: " ") + "\n" + registers.dropFirst(7).joined(separator: " ")
     }
 
     private mutating func hook(_ n: Int, at now: ContinuousClock.Instant) -> Step {
@@ -620,6 +681,7 @@ public struct ModemEmulator: Sendable {
 
     private mutating func goOnHook(reason: String) {
         phase = .command
+        dropPacedOutput()
         event("on-hook \(reason)")
         effects.append(.hungUp)
     }
@@ -629,14 +691,57 @@ public struct ModemEmulator: Sendable {
         emitResult(result.adjusted(forResultLevel: profile.resultLevel), kind: .call, at: now)
     }
 
-    private mutating func goOnline(_ spec: ConnectSpec, at now: ContinuousClock.Instant) {
+    private mutating func goOnline(_ spec: ConnectSpec, callerHangsUpAfter: Duration? = nil, at now: ContinuousClock.Instant) {
         let shown = spec.result.adjusted(forResultLevel: profile.resultLevel)
-        phase = .online(Call(spec: spec, reported: shown, escape: EscapeDetector(startingAt: now),
-                             carrierDropAt: spec.carrierDropAfter.map { now + $0 },
-                             unplugAt: spec.unplugAfter.map { now + $0 }))
+        var call = Call(spec: spec, reported: shown, escape: EscapeDetector(startingAt: now),
+                        carrierDropAt: spec.carrierDropAfter.map { now + $0 },
+                        unplugAt: spec.unplugAfter.map { now + $0 })
+        call.callerHangUpAt = callerHangsUpAfter.map { now + $0 }
+        if settings.pace, let rate = ResultCode.connectRate(of: spec.result.text), rate >= 10 {
+            call.bytesPerSecond = rate / 10
+        }
+        phase = .online(call)
         event("connect \(shown.text)")
         emitResult(shown, kind: .final, at: now)
-        output(spec.banner)
+        deliver(spec.banner, call: call, at: now)
+    }
+
+    /// Online data toward the computer: at once, or at the line's pace.
+    private mutating func deliver(_ bytes: [UInt8], call: Call, at now: ContinuousClock.Instant) {
+        guard !bytes.isEmpty else { return }
+        guard call.bytesPerSecond != nil else {
+            output(bytes)
+            return
+        }
+        pacedOutput += bytes
+        if pacedAt == nil { pacedAt = max(now, lineFreeAt ?? now) }
+    }
+
+    /// Sends the next 10 ms worth of paced data (at least a byte).
+    private mutating func sendPaced(at time: ContinuousClock.Instant) {
+        let rate: Int
+        switch phase {
+        case .online(let call), .onlineCommand(let call):
+            rate = call.bytesPerSecond ?? 0
+        default:
+            rate = 0
+        }
+        guard rate > 0 else {
+            dropPacedOutput()
+            return
+        }
+        let count = min(pacedOutput.count, max(1, rate / 100))
+        output(Array(pacedOutput.prefix(count)))
+        pacedOutput.removeFirst(count)
+        let free = time + .nanoseconds(Int64(count) * 1_000_000_000 / Int64(rate))
+        lineFreeAt = free
+        pacedAt = pacedOutput.isEmpty ? nil : free
+    }
+
+    private mutating func dropPacedOutput() {
+        pacedOutput = []
+        pacedAt = nil
+        lineFreeAt = nil
     }
 
     private mutating func loseCarrier(reason: String, at now: ContinuousClock.Instant) {
@@ -650,6 +755,7 @@ public struct ModemEmulator: Sendable {
         lost.carrierLost = true
         lost.lossReason = reason
         lost.carrierDropAt = nil
+        lost.callerHangUpAt = nil
         lost.hangUpAt = registers.carrierLossDelay.map { now + $0 }
         if case .online = phase { phase = .online(lost) } else { phase = .onlineCommand(lost) }
         event("carrier-lost")
@@ -690,7 +796,7 @@ public struct ModemEmulator: Sendable {
     // MARK: Timers
 
     private enum TimerKind {
-        case scheduledOutput, delayedLine, dtr, spuriousRing, ring, phase
+        case scheduledOutput, delayedLine, dtr, spuriousRing, ring, callerID, externalCall, paced, phase
     }
 
     private func earliestTimer() -> (ContinuousClock.Instant, TimerKind)? {
@@ -704,6 +810,9 @@ public struct ModemEmulator: Sendable {
         consider(dtrActsAt, .dtr)
         if case .command = phase, ringing == nil { consider(spuriousRingAt, .spuriousRing) }
         consider(ringing?.nextRingAt, .ring)
+        consider(ringing?.callerIDAt, .callerID)
+        if case .unplugged = phase {} else { consider(externalCalls.first?.at, .externalCall) }
+        consider(pacedAt, .paced)
         consider(phaseDeadline, .phase)
         return best
     }
@@ -721,9 +830,9 @@ public struct ModemEmulator: Sendable {
         case .answering(let answering):
             return [answering.connectAt, answering.giveUpAt].compactMap { $0 }.min()
         case .online(let call):
-            return [call.escape.acceptAt, call.carrierDropAt, call.hangUpAt, call.unplugAt].compactMap { $0 }.min()
+            return [call.escape.acceptAt, call.carrierDropAt, call.callerHangUpAt, call.hangUpAt, call.unplugAt].compactMap { $0 }.min()
         case .onlineCommand(let call):
-            return [call.carrierDropAt, call.hangUpAt, call.unplugAt].compactMap { $0 }.min()
+            return [call.carrierDropAt, call.callerHangUpAt, call.hangUpAt, call.unplugAt].compactMap { $0 }.min()
         case .command, .offHookCommand, .unplugged:
             return nil
         }
@@ -751,6 +860,14 @@ public struct ModemEmulator: Sendable {
             emitResult(.ring, kind: .unsolicited, at: time)
         case .ring:
             ring(at: time)
+        case .callerID:
+            ringing?.callerIDAt = nil
+            if let caller = ringing?.call.caller { reportCallerID(caller, at: time) }
+        case .externalCall:
+            let next = externalCalls.removeFirst()
+            offerExternalCall(next.call, at: time)
+        case .paced:
+            sendPaced(at: time)
         case .phase:
             firePhase(at: time)
         }
@@ -758,16 +875,65 @@ public struct ModemEmulator: Sendable {
 
     private mutating func ring(at time: ContinuousClock.Instant) {
         guard var incoming = ringing else { return }
+        if let most = incoming.call.maximumRings, incoming.count >= most {
+            // Nobody answered: the caller gives up.
+            ringing = nil
+            event("ring-stop")
+            effects.append(.hungUp)
+            return
+        }
         incoming.count += 1
         incoming.nextRingAt = time + settings.ringInterval
+        let form = incoming.call.caller?.reportedForm(mode: profile.callerID)
+        if incoming.count == 1, let form, form != .clip {
+            // The caller ID burst comes in the silence after the first ring.
+            incoming.callerIDAt = time + settings.ringInterval * 2 / 5
+        }
         ringing = incoming
         profile.registers.set(1, to: min(incoming.count, 255))
         event("ring \(incoming.count)")
         emitResult(.ring, kind: .unsolicited, at: time)
+        if form == .clip, let caller = incoming.call.caller { reportCallerID(caller, at: time) }
         let rings = registers[0]
         if rings > 0, incoming.count >= rings {
             startAnswering(automatically: true, at: time)
         }
+    }
+
+    /// A call from outside the bank arrives: it rings if the modem is free, else the caller
+    /// hears busy and goes away.
+    private mutating func offerExternalCall(_ call: ExternalCall, at time: ContinuousClock.Instant) {
+        guard canAcceptIncomingCall else {
+            event("incoming-busy \(call.caller.numberText)")
+            return
+        }
+        ringing = Ringing(call: call.incoming, nextRingAt: time, count: 0)
+        event("incoming \(call.caller.numberText)")
+    }
+
+    /// Reports who calls, in the form the call and the modem's caller ID mode give.
+    private mutating func reportCallerID(_ caller: CallerID, at time: ContinuousClock.Instant) {
+        guard let form = caller.reportedForm(mode: profile.callerID) else { return }
+        event("caller-id \(form.rawValue) \(caller.numberText)")
+        let lines: [String]
+        switch form {
+        case .formatted: lines = CallerIDReport.formattedLines(caller, at: callerIDTime(at: time))
+        case .clip: lines = [CallerIDReport.clipLine(caller)]
+        case .sdmf, .mdmf: lines = ["MESG = " + CallerIDReport.hex(CallerIDReport.message(caller, form: form, at: callerIDTime(at: time)))]
+        case .none: lines = []
+        }
+        for line in lines {
+            sendCommandBytes(profile.verbose ? lineEnd + Array(line.utf8) + lineEnd : Array(line.utf8) + lineEnd)
+        }
+    }
+
+    /// The local date and time at `time`, for caller ID.
+    private func callerIDTime(at time: ContinuousClock.Instant) -> CallerIDTime {
+        guard let start = wallClockAtPowerOn else { return CallerIDTime(month: 1, day: 1, hour: 0, minute: 0) }
+        let (seconds, attoseconds) = (time - poweredOnAt).components
+        let date = start.addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+        let parts = Calendar.current.dateComponents([.month, .day, .hour, .minute], from: date)
+        return CallerIDTime(month: parts.month ?? 1, day: parts.day ?? 1, hour: parts.hour ?? 0, minute: parts.minute ?? 0)
     }
 
     private mutating func firePhase(at time: ContinuousClock.Instant) {
@@ -809,7 +975,7 @@ public struct ModemEmulator: Sendable {
             }
         case .answering(let answering):
             if let call = answering.call, answering.connectAt != nil {
-                goOnline(call.connect, at: time)
+                goOnline(call.connect, callerHangsUpAfter: call.hangUpAfter, at: time)
                 effects.append(.connected)
             } else {
                 callFailed(.noCarrier, at: time)
@@ -817,8 +983,12 @@ public struct ModemEmulator: Sendable {
         case .online(let call), .onlineCommand(let call):
             if let hangUpAt = call.hangUpAt, hangUpAt <= time {
                 phase = .command
+                dropPacedOutput()
                 event("on-hook \(call.lossReason)")
                 emitResult(ResultCode.noCarrier, kind: .call, at: time)
+            } else if let callerHangUpAt = call.callerHangUpAt, callerHangUpAt <= time {
+                event("caller-hang-up")
+                loseCarrier(reason: "remote", at: time)
             } else if let dropAt = call.carrierDropAt, dropAt <= time {
                 loseCarrier(reason: "carrier-lost", at: time)
             } else if let unplugAt = call.unplugAt, unplugAt <= time {
@@ -1010,12 +1180,18 @@ extension ModemEmulator {
         var lossReason = "carrier-lost"
         /// When `NO CARRIER` is reported after the carrier went (S10 later).
         var hangUpAt: ContinuousClock.Instant?
+        /// When an outside caller hangs up.
+        var callerHangUpAt: ContinuousClock.Instant?
+        /// The line's pace toward the computer (``ModemSettings/pace``); `nil`: at once.
+        var bytesPerSecond: Int?
     }
 
     private struct Ringing: Sendable {
         var call: IncomingCall
         var nextRingAt: ContinuousClock.Instant
         var count: Int
+        /// When the caller ID between the first and second ring is reported.
+        var callerIDAt: ContinuousClock.Instant?
     }
 
     private struct ScheduledOutput: Sendable {

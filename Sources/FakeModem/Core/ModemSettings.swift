@@ -18,13 +18,20 @@ public struct ModemSettings: Sendable, Equatable {
     public var ringInterval: Duration
     /// Misbehaviour to inject.
     public var faults: FaultSet
+    /// Calls from outside the bank that ring this modem.
+    public var calls: [ExternalCall]
+    /// Online data reaches the computer no faster than the CONNECT rate (rate/10 bytes
+    /// per second), as over a real line.
+    public var pace: Bool
 
     /// A well-behaved modem: default identity, factory registers, `RING` every 6 s.
     public init(
         name: String? = nil, number: String? = nil, identity: ModemIdentity = ModemIdentity(),
         registers: [Int: Int] = [:], profile: String = "", ringInterval: Duration = .seconds(6),
-        faults: FaultSet = FaultSet()
+        faults: FaultSet = FaultSet(), calls: [ExternalCall] = [], pace: Bool = false
     ) {
+        self.calls = calls
+        self.pace = pace
         self.name = name
         self.number = number
         self.identity = identity

@@ -17,9 +17,19 @@ struct Profile: Sendable, Equatable {
     var speakerMode = 1
     /// `+FCLASS`: only 0 (data) is supported.
     var faxClass = 0
+    /// Caller ID presentation: `+VCID`, `#CID`, `%CCID`, `+CLIP` (off at power-on).
+    var callerID = CallerIDMode.off
     var registers = SRegisters()
 
-    /// Applies a settings command (E V Q X L M W &C &D Sn=v +FCLASS=0); `false` if the
+    /// The caller ID modes each family's command takes, by its value.
+    static let callerIDCommands: [String: [String: CallerIDMode]] = [
+        "VCID": ["0": .off, "1": .formatted, "2": .unformatted],
+        "#CID": ["0": .off, "1": .formatted, "2": .unformatted],
+        "%CCID": ["0": .off, "1": .formatted],
+        "CLIP": ["0": .off, "1": .clip],
+    ]
+
+    /// Applies a settings command (E V Q X L M W &C &D Sn=v +FCLASS=0 +VCID #CID %CCID +CLIP); `false` if the
     /// command is not a settings command or its value is out of range.
     mutating func apply(_ command: ATCommand) -> Bool {
         switch command {
@@ -35,6 +45,10 @@ struct Profile: Sendable, Equatable {
         case .setRegister(let register?, let value): return registers.set(register, to: value)
         case .extended("FCLASS", .set("0")):
             faxClass = 0
+            return true
+        case .extended(let name, .set(let value)):
+            guard let mode = Profile.callerIDCommands[name]?[value] else { return false }
+            callerID = mode
             return true
         default: return false
         }
@@ -69,7 +83,7 @@ struct Profile: Sendable, Equatable {
         var parser = CommandParser(body)
         while let item = parser.next() {
             guard case .command(let command) = item, scratch.apply(command) else {
-                return "'\(profile)' is not a string of settings commands (E V Q X L M W &C &D Sn=v +FCLASS=0)"
+                return "'\(profile)' is not a string of settings commands (E V Q X L M W &C &D Sn=v +FCLASS=0 +VCID #CID %CCID +CLIP)"
             }
         }
         return nil

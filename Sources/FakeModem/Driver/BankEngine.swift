@@ -1,3 +1,4 @@
+import Foundation
 import Serial
 import Synchronization
 
@@ -58,7 +59,8 @@ final class BankEngine: Sendable {
         names = settings.map { $0.name ?? "modem" }
         self.recorder = recorder
         let now = ContinuousClock.now
-        state = Mutex(BankState(slots: settings.map { Slot(emulator: ModemEmulator(settings: $0, at: now)) }, exchange: exchange))
+        let date = Date()
+        state = Mutex(BankState(slots: settings.map { Slot(emulator: ModemEmulator(settings: $0, at: now, wallClock: date)) }, exchange: exchange))
     }
 
     // MARK: Life cycle
@@ -365,9 +367,12 @@ final class BankEngine: Sendable {
                 state.slots[caller].emulator.routeCall(.ringing(callerSide), at: now)
                 return [caller]
             }
+            // The exchange delivers the calling modem's number as caller ID.
+            let callerNumber = state.slots[caller].emulator.settings.number
             let incoming = IncomingCall(
                 connect: ConnectSpec(result: ring.connect, data: ring.calleeEchoes ? .peerEcho : .peer),
-                handshake: ring.handshake, firstRingAfter: delay)
+                handshake: ring.handshake, firstRingAfter: delay,
+                caller: CallerID(number: callerNumber.map { .number($0) } ?? .unavailable))
             guard callee != caller, state.slots[callee].emulator.incomingCall(incoming, at: now) else {
                 state.slots[caller].emulator.routeCall(.scripted(.result(.busy, delay: delay)), at: now)
                 return [caller]

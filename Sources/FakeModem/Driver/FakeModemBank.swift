@@ -35,7 +35,9 @@ public enum FakeModemError: Error, Sendable, Equatable, CustomStringConvertible 
 /// ```
 ///
 /// Modem `i` takes its settings from ``Scenario/settings(forModemAt:)``: by default it is
-/// named `modem<i>` and rung by dialing `1000 + i`. Call ``stop()`` when done: it ends
+/// named `modem<i>` and rung by dialing `1000 + i`. Each slave starts with a serial port's
+/// power-on termios (9600 8N1, `CREAD HUPCL CLOCAL`): a program that closes it without
+/// clearing `HUPCL` drops DTR, as on a real port. Call ``stop()`` when done: it ends
 /// every task and closes every pty (the slaves then read end-of-file).
 public final class FakeModemBank: Sendable {
     /// The scenario the bank runs.
@@ -62,7 +64,11 @@ public final class FakeModemBank: Sendable {
         let recorder = try TranscriptRecorder(path: transcriptPath, limit: transcriptLimit)
         var ptys: [PseudoTerminal] = []
         do {
-            for _ in 0..<count { ptys.append(try PseudoTerminal()) }
+            for _ in 0..<count {
+                let pty = try PseudoTerminal()
+                ptys.append(pty)
+                try PowerOnTermios.apply(toSlave: pty.slavePath)
+            }
         } catch {
             for pty in ptys { pty.close() }
             recorder.close()

@@ -67,6 +67,13 @@ public struct Scenario: Sendable, Equatable {
         return settings
     }
 
+    /// Applies `change` to the settings of every modem (listed or not), e.g. to add the
+    /// call of `--ring-after` or impose `--pace`.
+    public mutating func changeModems(_ change: (inout ModemSettings) -> Void) {
+        change(&modemDefaults)
+        for index in modems.indices { change(&modems[index]) }
+    }
+
     /// Applies `change` to the faults of every modem (listed or not), e.g. to impose the
     /// fault flags of the command line.
     public mutating func changeFaults(_ change: (inout FaultSet) -> Void) {

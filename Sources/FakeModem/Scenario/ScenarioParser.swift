@@ -6,7 +6,11 @@ struct ScenarioParser {
     let file: String
 
     private static let topKeys = ["description", "modem-defaults", "modems", "numbers", "otherwise"]
-    private static let modemKeys = ["name", "number", "identity", "registers", "profile", "ring-interval", "faults"]
+    private static let modemKeys = ["name", "number", "identity", "registers", "profile", "ring-interval", "faults", "calls", "pace"]
+    private static let callKeys = [
+        "after", "caller", "caller-id", "name", "wrong-checksum", "connect", "code", "data", "banner", "handshake",
+        "hang-up-after", "rings",
+    ]
     private static let identityKeys = ["I0", "I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "GMI", "GMM", "GMR", "GSN", "GCAP"]
     private static let faultKeys = [
         "noise", "late-results", "duplicate-results", "ignore-dtr", "ignore-hangup", "slow", "stuck-echo",
@@ -77,6 +81,12 @@ struct ScenarioParser {
             guard settings.ringInterval > .zero else { throw error(value, "\(key).ring-interval", "must be more than 0") }
         }
         if let value = entries["faults"] { settings.faults = try faults(value, base: settings.faults, key: "\(key).faults") }
+        if let value = entries["calls"] {
+            settings.calls = try sequence(value, key: "\(key).calls").enumerated().map { (index, item) throws(ScenarioError) in
+                try externalCall(item, key: "\(key).calls[\(index)]")
+            }
+        }
+        if let value = entries["pace"] { settings.pace = try bool(value, key: "\(key).pace") }
         return settings
     }
 
@@ -162,6 +172,52 @@ struct ScenarioParser {
         if let value = entries["before"] { noise.before = try bool(value, key: "\(key).before") }
         if let value = entries["after"] { noise.after = try bool(value, key: "\(key).after") }
         return noise
+    }
+
+    // MARK: Calls from outside
+
+    private func externalCall(_ node: Node, key: String) throws(ScenarioError) -> ExternalCall {
+        let entries = try mapping(node, key: key, allowed: ScenarioParser.callKeys)
+        guard let afterNode = entries["after"] else { throw error(node, key, "a call needs 'after' (seconds from power-on to the first RING)") }
+        var caller = CallerID(number: .unavailable)
+        if let value = entries["caller"] {
+            switch try string(value, key: "\(key).caller") {
+            case "private", "P": caller.number = .private
+            case "unavailable", "O": caller.number = .unavailable
+            default: caller.number = .number(try digits(value, key: "\(key).caller"))
+            }
+        }
+        if let value = entries["caller-id"] {
+            let text = try string(value, key: "\(key).caller-id")
+            guard let form = CallerIDForm(rawValue: text) else {
+                let forms = CallerIDForm.allCases.map(\.rawValue).joined(separator: ", ")
+                throw error(value, "\(key).caller-id", "caller-id is one of \(forms), got '\(text)'")
+            }
+            caller.form = form
+        }
+        if let value = entries["name"] {
+            let name = try string(value, key: "\(key).name")
+            guard !name.isEmpty, name.utf8.count <= 80, name.allSatisfy({ $0.isASCII && !$0.isNewline && $0 != "\"" }) else {
+                throw error(value, "\(key).name", "a caller name is 1 to 80 ASCII characters without quotes or line breaks")
+            }
+            caller.name = name
+        }
+        if let value = entries["wrong-checksum"] { caller.wrongChecksum = try bool(value, key: "\(key).wrong-checksum") }
+        var call = ExternalCall(after: try seconds(afterNode, key: "\(key).after"), caller: caller)
+        let code = try entries["code"].map { (value) throws(ScenarioError) in try integer(value, key: "\(key).code", in: 0...255) }
+        if let value = entries["connect"] { call.connect.result = try connectResult(value, code: code, key: "\(key).connect") }
+        if let value = entries["data"] {
+            switch try string(value, key: "\(key).data") {
+            case "loopback", "echo": call.connect.data = .loopback
+            case "silent": call.connect.data = .silent
+            case let other: throw error(value, "\(key).data", "data is 'loopback', 'echo' or 'silent', got '\(other)'")
+            }
+        }
+        if let value = entries["banner"] { call.connect.banner = Array(try string(value, key: "\(key).banner").utf8) }
+        if let value = entries["handshake"] { call.handshake = try seconds(value, key: "\(key).handshake") }
+        if let value = entries["hang-up-after"] { call.hangUpAfter = try seconds(value, key: "\(key).hang-up-after") }
+        if let value = entries["rings"] { call.rings = try integer(value, key: "\(key).rings", in: 1...255) }
+        return call
     }
 
     // MARK: Routes
