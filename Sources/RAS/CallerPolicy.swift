@@ -46,31 +46,22 @@ public struct CallerPolicy: Sendable, Equatable {
                 return caller.number == nil && caller.numberAbsence != .private
             case .number(let pattern):
                 guard let number = caller?.number else { return false }
-                return Self.glob(Array(pattern), Array(number))
+                return (try? Self.regex(for: pattern).wholeMatch(in: number)) != nil
             }
         }
 
-        /// `?` matches one character, `*` any run; everything else itself.
-        private static func glob(_ pattern: [Character], _ text: [Character]) -> Bool {
-            var p = 0, t = 0, star: Int?, resume = 0
-            while t < text.count {
-                if p < pattern.count, pattern[p] == "?" || pattern[p] == text[t] {
-                    p += 1
-                    t += 1
-                } else if p < pattern.count, pattern[p] == "*" {
-                    star = p
-                    resume = t
-                    p += 1
-                } else if let star {
-                    p = star + 1
-                    resume += 1
-                    t = resume
-                } else {
-                    return false
+        /// The pattern as a regular expression: `?` one character, `*` any run, `+` and `#`
+        /// themselves (the only characters a pattern may hold besides digits).
+        private static func regex(for pattern: String) throws -> Regex<AnyRegexOutput> {
+            let source = pattern.map { character -> String in
+                switch character {
+                case "*": ".*"
+                case "?": "."
+                case "+": "\\+"
+                default: String(character)
                 }
-            }
-            while p < pattern.count, pattern[p] == "*" { p += 1 }
-            return p == pattern.count
+            }.joined()
+            return try Regex(source)
         }
     }
 
