@@ -145,6 +145,22 @@ public final class PseudoTerminal: Sendable {
         }
     }
 
+    /// Gives the slave a serial port's power-on settings (`stty -F /dev/ttyS0` after boot):
+    /// 9600 baud, 8 data bits, receiver on, `HUPCL` and `CLOCAL`, raw otherwise — so a
+    /// program that closes it without touching `HUPCL` drops DTR, as on a real `/dev/ttyS*`.
+    /// Set through the master: the slave is not opened.
+    public func setSlavePowerOnSettings() throws(SerialError) {
+        try withMaster { fd throws(SerialError) in
+            var t = termios()
+            try check("tcgetattr", slavePath) { tcgetattr(fd, &t) }
+            cfmakeraw(&t)
+            t.c_cflag = tcflag_t(CS8 | CREAD | HUPCL | CLOCAL)
+            cfsetispeed(&t, speed_t(B9600))
+            cfsetospeed(&t, speed_t(B9600))
+            try check("tcsetattr", slavePath) { tcsetattr(fd, TCSANOW, &t) }
+        }
+    }
+
     /// Reads what the slave has written, without waiting: empty when there is nothing or
     /// the slave is closed.
     public func readNow(maxCount: Int = 4096) throws(SerialError) -> [UInt8] {

@@ -5,16 +5,22 @@ private typealias State = DialMachine.State
 private typealias Event = DialMachine.Event
 private typealias Effect = DialMachine.Effect
 
-/// Runs `events` from `state`, returning the final state and every step's effects.
-func run(_ state: DialMachine.State, _ events: [DialMachine.Event]) -> (DialMachine.State, [[DialMachine.Effect]]) {
+/// Runs `events` through a pure machine's `step` from `state`: the final state and every
+/// step's effects.
+func run<S, E, F>(_ state: S, _ events: [E], _ step: (S, E) -> (S, [F])) -> (S, [[F]]) {
     var current = state
-    var all: [[Effect]] = []
+    var all: [[F]] = []
     for event in events {
-        let (next, effects) = DialMachine.step(current, event)
+        let (next, effects) = step(current, event)
         current = next
         all.append(effects)
     }
     return (current, all)
+}
+
+/// ``run(_:_:_:)`` for the dial machine.
+func run(_ state: DialMachine.State, _ events: [DialMachine.Event]) -> (DialMachine.State, [[DialMachine.Effect]]) {
+    run(state, events, DialMachine.step)
 }
 
 private func drive(_ events: [Event], redialAttempts: Int = 1) -> State {

@@ -2,6 +2,7 @@ import FakeModem
 import Foundation
 import Glibc
 import RAS
+import Serial
 import SystemIO
 import Testing
 import TestSupport
@@ -16,13 +17,11 @@ struct LeftOnlineTests {
     /// Runs chat on the modem's port: `ATDT5551234`, then exit 0 at CONNECT. HUPCL is
     /// cleared on the port before (`stty -hupcl`), so closing it leaves the modem online.
     static func dialWithChat(_ path: String) async throws -> ChildProcess.Termination? {
+        // What `stty -hupcl` does: the settings stay with the port after this close.
+        try SerialPort(path: path, options: SerialOptions(hangUpOnClose: false)).close()
         let terminal = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
         try #require(terminal >= 0, "open \(path)")
         defer { close(terminal) }
-        var settings = termios()
-        try #require(tcgetattr(terminal, &settings) == 0, "tcgetattr \(path)")
-        settings.c_cflag &= ~tcflag_t(HUPCL)
-        try #require(tcsetattr(terminal, TCSANOW, &settings) == 0, "tcsetattr \(path)")
         let chat = try ChildProcess(executable: Self.chat, arguments: ["-t", "5", "", "ATDT5551234", "CONNECT", ""], terminal: terminal)
         return await chat.waitForExit(deadline: .now + .seconds(10))
     }

@@ -9,14 +9,7 @@ struct ListenMachineTests {
     typealias Event = ListenMachine.Event
 
     static func run(_ state: State, _ events: [Event]) -> (State, [[ListenMachine.Effect]]) {
-        var current = state
-        var all: [[ListenMachine.Effect]] = []
-        for event in events {
-            let (next, effects) = ListenMachine.step(current, event)
-            current = next
-            all.append(effects)
-        }
-        return (current, all)
+        RASTests.run(state, events, ListenMachine.step)
     }
 
     static let ready: [Event] = [.start, .portOpened, .modemReady]

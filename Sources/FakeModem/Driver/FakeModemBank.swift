@@ -67,7 +67,7 @@ public final class FakeModemBank: Sendable {
             for _ in 0..<count {
                 let pty = try PseudoTerminal()
                 ptys.append(pty)
-                try PowerOnTermios.apply(toSlave: pty.slavePath)
+                try pty.setSlavePowerOnSettings()
             }
         } catch {
             for pty in ptys { pty.close() }
