@@ -100,6 +100,16 @@ public struct CallerPolicy: Sendable, Equatable {
         return patterns
     }
 
+    /// What is wrong with a pattern list written for `key`, or `nil`.
+    static func patternsProblem(_ text: String, key: String) -> String? {
+        do throws(CallerPolicyError) {
+            _ = try patterns(text)
+            return nil
+        } catch {
+            return "'\(key)': \(error)"
+        }
+    }
+
     /// Whether to answer `caller` (`nil`: the call came without caller ID).
     public func decide(_ caller: CallerID?) -> Decision {
         if let rejecting = reject.first(where: { $0.matches(caller) }) { return .reject(because: rejecting) }

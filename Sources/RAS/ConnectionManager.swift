@@ -34,6 +34,9 @@ public actor ConnectionManager: RasService {
         public var linesDirectory: String?
         /// A private folder for pppd's hook scripts; `nil`: the temporary folder.
         public var stateDirectory: String?
+        /// A listening line that hears no `RING` for this long after one considers the call
+        /// given up (rings come every 6 s in North America, 3 s in much of Europe).
+        public var ringGap: Duration = .seconds(8)
 
         /// A configuration; by default names resolve to nothing and no modem is known, so
         /// entries must give a `Port`.
@@ -54,10 +57,11 @@ public actor ConnectionManager: RasService {
         }
     }
 
-    private struct Connection {
+    struct Connection {
         let handle: RasConnectionHandle
         let plan: RasDialPlan
-        let dialString: DialString
+        /// What to dial (`nil` for an answered call).
+        let dialString: DialString?
         let owner: UInt32
         let portPath: String?
         /// How the port may be opened (see ``PortAccess``).
@@ -90,19 +94,35 @@ public actor ConnectionManager: RasService {
         var pppStopping: Task<Void, Never>?
         /// The data path being closed; the modem's hang-up waits for it.
         var closing: Task<Void, Never>?
+        /// Dialed here, or answered by a listening line.
+        var direction: RasConnectionDirection = .outgoing
+        /// Who called (answered calls).
+        var caller: CallerID?
+        /// The listening line that answered the call: it owns the port and gets it back.
+        var listenerKey: String?
+        /// Ends a failed answered call's listing after `IncomingRetentionSeconds`.
+        var retentionTimer: Task<Void, Never>?
+        /// Whether the port is this connection's to close (not a listening line's).
+        var ownsPort: Bool { listenerKey == nil }
 
         var record: RasConnection {
-            RasConnection(
+            var record = RasConnection(
                 handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
                 phonebookPath: plan.phonebookPath, phoneNumber: plan.settings.phoneNumber,
                 state: machine.connectionState, error: machine.error)
+            record.direction = direction
+            record.callerID = caller
+            return record
         }
 
         var status: RasConnStatus {
-            RasConnStatus(
+            var status = RasConnStatus(
                 handle: handle, entryName: plan.entryName, deviceType: .modem, deviceName: deviceName,
                 phoneNumber: plan.settings.phoneNumber, dialState: machine,
                 dataPath: machine.hasDataPath ? dataLine?.slavePath : nil)
+            status.direction = direction
+            status.callerID = caller
+            return status
         }
 
         var statistics: RasConnectionStatistics {
@@ -120,8 +140,23 @@ public actor ConnectionManager: RasService {
         }
     }
 
+    /// Who reserved a port.
+    enum PortHolder: Equatable, CustomStringConvertible {
+        /// A connection (dialing, connected, or failed and not hung up).
+        case connection(RasConnectionHandle)
+        /// A listening line (by its key), and the calls it answers.
+        case listener(String)
+
+        var description: String {
+            switch self {
+            case .connection(let handle): "connection \(handle)"
+            case .listener(let key): "the listening line '\(key)'"
+            }
+        }
+    }
+
     /// Whether a connection's port may be opened as the manager's own user.
-    private enum PortAccess: Sendable {
+    enum PortAccess: Sendable {
         /// A device the manager knows (its device table, `--device`), a port of the
         /// all-users phonebook, or a dial made in this process: opened as is.
         case trusted
@@ -134,14 +169,17 @@ public actor ConnectionManager: RasService {
 
     /// The configuration.
     public let configuration: Configuration
-    private let logger: Logger
-    private var connections: [RasConnectionHandle: Connection] = [:]
+    let logger: Logger
+    var connections: [RasConnectionHandle: Connection] = [:]
     /// Reserved ports (canonical paths) and the connection holding each.
-    private var portOwners: [String: RasConnectionHandle] = [:]
-    private var lastHandle: UInt64 = 0
-    private var nextSubscriber = 0
+    var portOwners: [String: PortHolder] = [:]
+    var lastHandle: UInt64 = 0
+    var nextSubscriber = 0
     private var eventSubscribers: [Int: AsyncStream<RasConnectionEvent>.Continuation] = [:]
-    private var shuttingDown = false
+    /// Listening lines by key (the entry name, lower-cased).
+    var listeners: [String: Listener] = [:]
+    var listenerSubscribers: [Int: AsyncStream<RasListenerEvent>.Continuation] = [:]
+    var shuttingDown = false
 
     /// A manager. `logger` gets one line per state change (handle, entry, state name and
     /// number, error number) and per hang-up step.
@@ -179,25 +217,9 @@ public actor ConnectionManager: RasService {
         let dialString = try Self.dialString(for: plan.settings)
         // Look the device up first: the checks below must see the table as it is when the
         // connection is inserted, with no suspension in between.
-        let path = await devicePath(for: plan.settings)
-        let names = [plan.settings.device, plan.settings.port].compactMap { $0 }
-        var listed: RasDevice?
-        if path != nil {
-            // The device's own name, however the dial named it (a link, another case, a path):
-            // names first (no system call), then the resolved paths.
-            let devices = await configuration.listDevices()
-            listed = devices.first { device in names.contains(where: device.answers(to:)) }
-                ?? devices.first { device in device.path == path || SerialPort.canonicalPath(device.path) == path }
-        }
+        let (path, listed) = await lookUpDevice(for: plan.settings)
         let access = try portAccess(path, plan: plan, listed: listed != nil, requester: requester)
-        let trustedPhonebook = requester == nil || isSystemPhonebook(plan)
-        if let ppp = plan.settings.ppp, !trustedPhonebook, let requester, requester.uid != ProcessIdentity.effectiveUserID,
-           ppp.pppdPath != PPPSettings.defaultPppdPath || !ppp.options.isEmpty {
-            // pppd runs with the daemon's rights: another user's phonebook may not choose
-            // the program or its options (a plugin would run as the daemon).
-            throw RasError.accessDenied.with(
-                detail: "PppdPath and PppdOptions are taken only from the all-users phonebook when the daemon runs for other users")
-        }
+        let trustedPhonebook = try checkPPPChoices(plan, requester: requester)
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
@@ -216,7 +238,7 @@ public actor ConnectionManager: RasService {
             return RasDialHandle(handle: existing.handle, notifications: subscribe(existing.handle) ?? AsyncStream { $0.finish() })
         }
         if let path, let holder = portOwners[path] {
-            throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by connection \(holder)")
+            throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by \(holder)")
         }
         lastHandle += 1
         let handle = RasConnectionHandle(rawValue: lastHandle)
@@ -225,7 +247,7 @@ public actor ConnectionManager: RasService {
             passwordReader: trustedPhonebook ? nil : requester,
             deviceName: listed?.deviceName ?? plan.settings.device ?? path ?? "",
             machine: DialMachine.State(settings: plan.settings))
-        if let path { portOwners[path] = handle }
+        if let path { portOwners[path] = .connection(handle) }
         let notifications = subscribe(handle) ?? AsyncStream { $0.finish() }
         apply(.start, to: handle)
         return RasDialHandle(handle: handle, notifications: notifications)
@@ -322,23 +344,24 @@ public actor ConnectionManager: RasService {
     /// The owner (uid) of a connection, if it exists.
     public func owner(of handle: RasConnectionHandle) -> UInt32? { connections[handle]?.owner }
 
-    /// Hangs up every connection in handle order and waits until all are torn down (modems
-    /// on-hook, ports closed, locks released) or `timeout` passes. New dials are refused
-    /// from the start. - Returns: whether every connection was torn down in time.
+    /// Hangs up every connection in handle order, stops every listening line, and waits until
+    /// all are torn down (modems on-hook, ports closed, locks released) or `timeout` passes.
+    /// New dials and listens are refused from the start. - Returns: whether every connection was torn down in time.
     @discardableResult
     public func shutdown(timeout: Duration = .seconds(30)) async -> Bool {
         shuttingDown = true
         for handle in connections.keys.sorted() { apply(.hangUpRequested, to: handle) }
+        stopAllListeners()
         let deadline = ContinuousClock.now + timeout
-        while !connections.isEmpty && ContinuousClock.now < deadline {
+        while !(connections.isEmpty && listeners.isEmpty) && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        return connections.isEmpty
+        return connections.isEmpty && listeners.isEmpty
     }
 
     // MARK: The machine
 
-    private func apply(_ event: DialMachine.Event, to handle: RasConnectionHandle) {
+    func apply(_ event: DialMachine.Event, to handle: RasConnectionHandle) {
         guard var connection = connections[handle] else { return }
         if Self.dropsLink(event), connection.machine.reconnects > 0, let policy = connection.machine.reconnect,
            let since = connection.connectedAt, since.duration(to: .now) >= policy.stableAfter {
@@ -347,10 +370,14 @@ public actor ConnectionManager: RasService {
             guard let refreshed = connections[handle] else { return }
             connection = refreshed
         }
+        let previousPhase = connection.machine.phase
         let (next, effects) = DialMachine.step(connection.machine, event)
         connection.machine = next
         connections[handle] = connection
         for effect in effects { perform(effect, for: handle) }
+        if next.phase == .failed, previousPhase != .failed, let key = connection.listenerKey {
+            startRetention(handle, listener: key)
+        }
         // A hang-up ends a healthy connection without a notification (RAS notifications
         // stop at RasHangUp), but watchers still learn it is disconnected.
         if event == .hangUpRequested, next.connectionState == .disconnected,
@@ -402,8 +429,7 @@ public actor ConnectionManager: RasService {
                 await self.apply(event, to: handle)
             }
         case .dial:
-            guard let session = connection.session else { return }
-            let dialString = connection.dialString
+            guard let session = connection.session, let dialString = connection.dialString else { return }
             let timeout = connection.plan.settings.dialTimeout
             startWork(handle) {
                 let outcome: DialOutcome
@@ -416,6 +442,24 @@ public actor ConnectionManager: RasService {
                     return
                 }
                 await self.apply(.dialResult(Self.modemOutcome(outcome)), to: handle)
+            }
+        case .answerCall:
+            guard let session = connection.session else { return }
+            let timeout = connection.plan.settings.dialTimeout
+            let key = connection.listenerKey
+            startWork(handle) {
+                let outcome: DialOutcome
+                do throws(ModemError) {
+                    outcome = try await session.answer(timeout: timeout)
+                } catch .cancelled {
+                    return
+                } catch {
+                    await self.apply(.deviceFailed, to: handle)
+                    return
+                }
+                let mapped = Self.modemOutcome(outcome)
+                await self.apply(.dialResult(mapped), to: handle)
+                if let key { await self.listenerEvent(.answered(mapped), key: key) }
             }
         case .scheduleRedial(let pause):
             connections[handle]?.redialTimer = Task {
@@ -433,9 +477,10 @@ public actor ConnectionManager: RasService {
             connection.work?.cancel()
             connections[handle]?.redialTimer?.cancel()
             let session = connection.session
-            let port = connection.port
-            let lock = connection.lock
+            let port = connection.ownsPort ? connection.port : nil
+            let lock = connection.ownsPort ? connection.lock : nil
             let closing = connection.closing
+            let listener = connection.listenerKey
             let answer: DialMachine.Event = effect == .hangUpModem ? .teardownComplete : .portClosed
             startWork(handle) {
                 await closing?.value
@@ -446,6 +491,8 @@ public actor ConnectionManager: RasService {
                 port?.close()
                 lock?.release()
                 await self.portReleased(handle)
+                // An answered call gives the port back to its listening line, which re-arms.
+                if let listener { await self.callEnded(handle, listener: listener) }
                 await self.apply(answer, to: handle)
             }
         case .deleteConnection:
@@ -577,7 +624,7 @@ public actor ConnectionManager: RasService {
     }
 
     /// Runs `body` after the connection's current step has finished.
-    private func startWork(_ handle: RasConnectionHandle, _ body: @escaping @Sendable () async -> Void) {
+    func startWork(_ handle: RasConnectionHandle, _ body: @escaping @Sendable () async -> Void) {
         let previous = connections[handle]?.work
         connections[handle]?.work = Task {
             await previous?.value
@@ -603,7 +650,7 @@ public actor ConnectionManager: RasService {
         connections[handle]?.session = nil
     }
 
-    private func hungUp(_ handle: RasConnectionHandle, report: HangUpReport) {
+    func hungUp(_ handle: RasConnectionHandle, report: HangUpReport) {
         guard let connection = connections[handle] else { return }
         let logger = connectionLogger(connection)
         if report.confirmed {
@@ -613,9 +660,9 @@ public actor ConnectionManager: RasService {
         }
     }
 
-    private func delete(_ handle: RasConnectionHandle) {
+    func delete(_ handle: RasConnectionHandle) {
         guard let connection = connections.removeValue(forKey: handle) else { return }
-        if let path = connection.portPath, portOwners[path] == handle { portOwners[path] = nil }
+        if let path = connection.portPath, portOwners[path] == .connection(handle) { portOwners[path] = nil }
         // Normally already done by the teardown; never leave a pty, a link or pppd behind.
         connection.online?.cancel()
         if let line = connection.dataLine {
@@ -624,6 +671,7 @@ public actor ConnectionManager: RasService {
         }
         if let ppp = connection.ppp { Task { await ppp.stop(graceful: false) } }
         connection.redialTimer?.cancel()
+        connection.retentionTimer?.cancel()
         for continuation in connection.subscribers.values { continuation.finish() }
         connectionLogger(connection).info("connection removed")
         publish(.removed, connection.record)
@@ -654,11 +702,11 @@ public actor ConnectionManager: RasService {
         }
     }
 
-    private func publish(_ kind: RasConnectionEvent.Kind, _ record: RasConnection) {
+    func publish(_ kind: RasConnectionEvent.Kind, _ record: RasConnection) {
         for continuation in eventSubscribers.values { continuation.yield(RasConnectionEvent(kind: kind, connection: record)) }
     }
 
-    private func subscribe(_ handle: RasConnectionHandle) -> AsyncStream<RasDialNotification>? {
+    func subscribe(_ handle: RasConnectionHandle) -> AsyncStream<RasDialNotification>? {
         guard let connection = connections[handle] else { return nil }
         let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))
         nextSubscriber += 1
@@ -681,7 +729,7 @@ public actor ConnectionManager: RasService {
         eventSubscribers[id] = nil
     }
 
-    private func connectionLogger(_ connection: Connection) -> Logger {
+    func connectionLogger(_ connection: Connection) -> Logger {
         var logger = self.logger
         logger[metadataKey: "handle"] = "\(connection.handle)"
         logger[metadataKey: "entry"] = "\(connection.plan.entryName)"
@@ -690,7 +738,20 @@ public actor ConnectionManager: RasService {
 
     // MARK: Ports
 
-    private func devicePath(for settings: RasDialSettings) async -> String? {
+    /// The port path of the settings' device, and the device table's record of it.
+    func lookUpDevice(for settings: RasDialSettings) async -> (path: String?, listed: RasDevice?) {
+        let path = await devicePath(for: settings)
+        guard path != nil else { return (nil, nil) }
+        // The device's own name, however the entry named it (a link, another case, a path):
+        // names first (no system call), then the resolved paths.
+        let names = [settings.device, settings.port].compactMap { $0 }
+        let devices = await configuration.listDevices()
+        let listed = devices.first { device in names.contains(where: device.answers(to:)) }
+            ?? devices.first { device in device.path == path || SerialPort.canonicalPath(device.path) == path }
+        return (path, listed)
+    }
+
+    func devicePath(for settings: RasDialSettings) async -> String? {
         if let port = settings.port { return SerialPort.canonicalPath(port) }
         if let name = settings.device {
             return await configuration.resolveDevice(name).map(SerialPort.canonicalPath)
@@ -699,13 +760,13 @@ public actor ConnectionManager: RasService {
         return candidates.first { portOwners[$0] == nil } ?? candidates.first
     }
 
-    private func portOptions(for settings: RasDialSettings) -> SerialOptions {
+    func portOptions(for settings: RasDialSettings) -> SerialOptions {
         let speed = settings.connectBPS.flatMap(BaudRate.init(rawValue:)) ?? configuration.defaultSpeed
         return SerialOptions(speed: speed, flowControl: settings.hwFlowControl ? .hardware : .none)
     }
 
     /// Locks and opens the port; the lock is released again if the open fails.
-    private static func openPort(
+    static func openPort(
         path: String?, access: PortAccess, settings: RasDialSettings, options: SerialOptions, lockDirectory: String?
     ) -> Result<(SerialPort, UUCPLock?), RasError> {
         guard let path else {
@@ -736,7 +797,7 @@ public actor ConnectionManager: RasService {
     }
 
     /// Whether and how the port of a new connection may be opened: see ``PortAccess``.
-    private func portAccess(_ path: String?, plan: RasDialPlan, listed: Bool, requester: PeerCredentials?) throws(RasError) -> PortAccess {
+    func portAccess(_ path: String?, plan: RasDialPlan, listed: Bool, requester: PeerCredentials?) throws(RasError) -> PortAccess {
         guard let requester, let path, !listed else { return .trusted }
         if isSystemPhonebook(plan) { return .trusted }
         do {
@@ -751,8 +812,22 @@ public actor ConnectionManager: RasService {
         }
     }
 
+    /// Whether the plan's phonebook is trusted (the all-users one, or a dial made in this
+    /// process). pppd runs with the daemon's rights: another user's phonebook may not choose
+    /// the program or its options (a plugin would run as the daemon).
+    /// - Throws: 5 when an untrusted phonebook sets `PppdPath` or `PppdOptions`.
+    func checkPPPChoices(_ plan: RasDialPlan, requester: PeerCredentials?) throws(RasError) -> Bool {
+        let trusted = requester == nil || isSystemPhonebook(plan)
+        if let ppp = plan.settings.ppp, !trusted, let requester, requester.uid != ProcessIdentity.effectiveUserID,
+           ppp.pppdPath != PPPSettings.defaultPppdPath || !ppp.options.isEmpty {
+            throw RasError.accessDenied.with(
+                detail: "PppdPath and PppdOptions are taken only from the all-users phonebook when the daemon runs for other users")
+        }
+        return trusted
+    }
+
     /// Whether the plan's entry comes from the all-users phonebook.
-    private func isSystemPhonebook(_ plan: RasDialPlan) -> Bool {
+    func isSystemPhonebook(_ plan: RasDialPlan) -> Bool {
         guard let phonebook = plan.phonebookPath else { return false }
         return SerialPort.canonicalPath(phonebook) == SerialPort.canonicalPath(configuration.searchPath.systemPhonebookPath)
     }

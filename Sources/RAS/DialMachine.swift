@@ -25,6 +25,11 @@
 ///   keeps the drop's error until Connected. A failed reconnect attempt waits the next,
 ///   longer pause; only a hang-up or a device failure ends the cycle.
 ///
+/// **Answered calls** (``State/answersCall``): the listening line hands over a ringing call;
+/// the machine answers it (``Effect/answerCall``) and walks ConnectDevice, DeviceConnected,
+/// AllDevicesConnected (PPP states) and Connected like a dial. `NO CARRIER` instead of
+/// `CONNECT` fails it with 679; the caller hanging up later is a carrier loss (629).
+///
 /// **Handles:** a failed connection keeps its handle (status Disconnected + error) until it is
 /// hung up; only ``Effect/deleteConnection`` ends it (status then answers 6).
 public enum DialMachine {
@@ -178,6 +183,9 @@ public enum DialMachine {
         /// Send the dial command (attempt 1, 2, …) and enforce the dial deadline; report
         /// ``Event/dialResult(_:)`` (``ModemOutcome/timeout`` when the deadline passes).
         case dial(attempt: Int)
+        /// Answer the ringing call (`ATA`) and enforce the dial deadline; report
+        /// ``Event/dialResult(_:)`` as for a dial.
+        case answerCall
         /// Start the redial timer; report ``Event/redialTimerFired`` when it fires.
         case scheduleRedial(after: Duration)
         /// Stop the redial timer; report nothing.
@@ -278,24 +286,30 @@ public enum DialMachine {
         public fileprivate(set) var reconnects = 0
         /// Whether a reconnect cycle is running (from a drop until Connected again).
         public fileprivate(set) var isReconnecting = false
+        /// Whether this connection answers an incoming call instead of dialing: it starts
+        /// with the port open (the listening line's) and the modem ringing, and is never
+        /// redialed or reconnected.
+        public let answersCall: Bool
         /// A hang-up came while the port was opening: release the port once the open answers.
         fileprivate var hangUpWhileOpening = false
 
         /// A fresh connection in ``Phase/idle``. A negative `redialAttempts` counts as 0.
         public init(
             redialAttempts: Int = 0, redialPause: Duration = RasDialSettings.defaultRedialPause, runsPPP: Bool = false,
-            reconnect: DialMachine.ReconnectPolicy? = nil
+            reconnect: DialMachine.ReconnectPolicy? = nil, answersCall: Bool = false
         ) {
-            self.redialAttempts = max(0, redialAttempts)
+            self.answersCall = answersCall
+            self.redialAttempts = answersCall ? 0 : max(0, redialAttempts)
             self.redialPause = redialPause
             self.runsPPP = runsPPP
-            self.reconnect = reconnect
+            self.reconnect = answersCall ? nil : reconnect
         }
 
-        /// A fresh connection with the redial and framing settings of `settings`.
-        public init(settings: RasDialSettings) {
+        /// A fresh connection with the redial and framing settings of `settings`; with
+        /// `answersCall`, one that answers an incoming call (see ``answersCall``).
+        public init(settings: RasDialSettings, answersCall: Bool = false) {
             self.init(redialAttempts: settings.redialAttempts, redialPause: settings.redialPause,
-                      runsPPP: settings.ppp != nil, reconnect: settings.reconnect)
+                      runsPPP: settings.ppp != nil, reconnect: settings.reconnect, answersCall: answersCall)
         }
 
         /// The most attempts this dial makes: 1 + ``redialAttempts``.
@@ -315,6 +329,12 @@ extension DialMachine.State {
 
     fileprivate mutating func apply(_ event: DialMachine.Event) -> [Effect] {
         switch (phase, event) {
+        case (.idle, .start) where answersCall:
+            // The listener holds the port and the modem rings: answer at once.
+            attempt = 1
+            phase = .dialing
+            connectionState = .connectDevice
+            return [.notify(.connectDevice, nil), .answerCall]
         case (.idle, .start):
             phase = .openingPort
             connectionState = .openPort

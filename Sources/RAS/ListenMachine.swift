@@ -8,13 +8,14 @@ import Hayes
 /// between rings is kept and reported; once ``State/answerAfterRings`` rings have come and
 /// the ``CallerPolicy`` admits the caller, it answers (`ATA`) — a policy with patterns waits
 /// for the caller ID (or the second ring, after which none will come). A rejected caller is never
-/// answered: the rings are ignored until they stop. A `CONNECT` hands the call over to a
-/// new incoming connection, which owns the port until it ends; then the modem is
-/// initialised again and the line waits for the next call. The modem is also re-checked
+/// answered: the rings are ignored until they stop. Answering hands the call over to a
+/// new incoming connection, which sends `ATA` and uses the port until it ends; then the modem
+/// is initialised again and the line waits for the next call. The modem is also re-checked
 /// every ``State/recheckEvery`` while idle, and a modem that stops answering is retried
-/// every ``State/retryPause`` (and reported) until it answers again or the line is stopped.
+/// every ``State/retryPause`` (and reported) until it answers again or the line is stopped;
+/// a port that goes away (unplugged) is released and opened again every retry pause.
 ///
-/// Not wired to the connection manager yet: the listener of issue 13 will drive it.
+/// ``ConnectionManager`` drives one per listening line (`rasdial ENTRY --listen`).
 public enum ListenMachine {
     /// Where the line is.
     public enum Phase: String, Sendable, Hashable, Codable {
@@ -30,7 +31,7 @@ public enum ListenMachine {
         case ringing
         /// A rejected call rings: ignored until the rings stop.
         case rejecting
-        /// `ATA` sent; waiting for `CONNECT`.
+        /// Answering: the incoming connection sent `ATA` and waits for `CONNECT`.
         case answering
         /// A call is up; the incoming connection owns the port.
         case inCall
@@ -60,7 +61,7 @@ public enum ListenMachine {
         case callerID(CallerID)
         /// No `RING` for longer than a ring period: the caller gave up.
         case ringsStopped
-        /// `ATA`'s outcome.
+        /// `ATA`'s outcome, as the incoming connection got it.
         case answered(DialMachine.ModemOutcome)
         /// The incoming connection ended and gave the port back.
         case callEnded
@@ -77,6 +78,8 @@ public enum ListenMachine {
     /// What a listener reports to watchers (`--watch`: `ring`, `caller-id`, `answer`,
     /// `reject`), and to the log.
     public enum Report: Sendable, Equatable {
+        /// The modem is initialised and the line waits for calls (first time, and after a problem).
+        case listening
         /// Ring number `n` of the current call.
         case ring(Int)
         /// The caller, as far as known.
@@ -101,10 +104,10 @@ public enum ListenMachine {
         /// Wait for what the modem says by itself; report ``Event/ring``,
         /// ``Event/callerID(_:)``, ``Event/ringsStopped``.
         case waitForCalls
-        /// Send `ATA`; report ``Event/answered(_:)``.
-        case answer
-        /// Start an incoming connection with this caller (it walks ConnectDevice …
-        /// Connected and owns the port); report ``Event/callEnded`` when it is over.
+        /// Start an incoming connection with this caller: it sends `ATA` and walks
+        /// ConnectDevice … Connected, using the port until it ends. Report ``Event/answered(_:)``
+        /// with `ATA`'s outcome, and ``Event/callEnded`` once the connection put the modem
+        /// on-hook and gave the port back.
         case handOverCall(CallerID?)
         /// Start the timer; report ``Event/timerFired``.
         case startTimer(after: Duration)
@@ -130,6 +133,11 @@ public enum ListenMachine {
         public fileprivate(set) var lastCaller: CallerID?
         /// The last problem (a modem that stopped answering, a port that failed).
         public fileprivate(set) var lastError: RasError?
+        /// Whether the port is open (and locked) now.
+        public fileprivate(set) var holdsPort = false
+        /// Whether the line got as far as its first init: from then on a port that fails or
+        /// goes away is retried instead of ending the line.
+        public fileprivate(set) var hasListened = false
         /// Answer after this many rings (`AnswerAfterRings`, at least 1).
         public let answerAfterRings: Int
         /// Which callers are answered.
@@ -138,12 +146,16 @@ public enum ListenMachine {
         public let recheckEvery: Duration
         /// The pause before trying a silent modem again.
         public let retryPause: Duration
+        /// Whether caller ID is turned on: then the line answers no earlier than the caller
+        /// ID (or the second ring, when none comes), so the call has it.
+        public let waitsForCallerID: Bool
 
         /// A line that is not listening yet.
         public init(
             answerAfterRings: Int = 1, policy: CallerPolicy = CallerPolicy(), recheckEvery: Duration = .seconds(300),
-            retryPause: Duration = .seconds(10)
+            retryPause: Duration = .seconds(10), waitsForCallerID: Bool = false
         ) {
+            self.waitsForCallerID = waitsForCallerID
             self.answerAfterRings = max(1, answerAfterRings)
             self.policy = policy
             self.recheckEvery = recheckEvery
@@ -169,22 +181,35 @@ extension ListenMachine.State {
             phase = .openingPort
             return [.openPort]
         case (.openingPort, .portOpened):
+            holdsPort = true
             phase = .initializing
             return [.initializeModem]
         case (.openingPort, .portFailed(let error)):
             lastError = error
-            phase = .stopped
-            return [.report(.modemProblem(error))]
+            guard hasListened else {
+                phase = .stopped
+                return [.report(.modemProblem(error))]
+            }
+            // The port went away while listening (unplugged): wait for it to come back.
+            phase = .retrying
+            return [.report(.modemProblem(error)), .startTimer(after: retryPause)]
         case (.initializing, .modemReady):
+            let announce = !hasListened || lastError != nil
+            hasListened = true
             lastError = nil
-            return waitForNextCall()
+            return (announce ? [.report(.listening)] : []) + waitForNextCall()
         case (.initializing, .modemFailed(let error)):
+            hasListened = true
             lastError = error
             phase = .retrying
             return [.report(.modemProblem(error)), .startTimer(after: retryPause)]
         case (.retrying, .timerFired):
-            phase = .initializing
-            return [.initializeModem]
+            if holdsPort {
+                phase = .initializing
+                return [.initializeModem]
+            }
+            phase = .openingPort
+            return [.openPort]
         case (.waiting, .timerFired):
             // Is the modem still there and set up? (It may have reset itself.)
             phase = .initializing
@@ -197,59 +222,75 @@ extension ListenMachine.State {
         case (.waiting, .callerID(let caller)), (.ringing, .callerID(let caller)):
             self.caller = caller
             lastCaller = caller
-            var effects: [Effect] = [.report(.callerID(caller))]
-            if case .reject = policy.decide(caller), phase == .ringing {
-                effects += reject()
-            } else {
-                effects.append(.waitForCalls)
-            }
-            return effects
+            let effects: [Effect] = [.report(.callerID(caller))]
+            // Between rings: the caller is known now, so the decision need not wait for the
+            // next ring.
+            return effects + (phase == .ringing ? decide() : [.waitForCalls])
+        case (.rejecting, .callerID(let caller)):
+            self.caller = caller
+            lastCaller = caller
+            return [.waitForCalls]
         case (.ringing, .ringsStopped), (.rejecting, .ringsStopped):
             // The caller gave up (or was never answered): ready for the next call.
             return waitForNextCall()
         case (.answering, .answered(let outcome)):
-            if outcome.rasError == nil {
+            guard let error = outcome.rasError else {
                 callsTaken += 1
                 phase = .inCall
-                let handed = caller
-                rings = 0
-                caller = nil
-                return [.handOverCall(handed)]
+                return []
             }
-            let error = outcome.rasError ?? .noCarrier
-            phase = .initializing
-            rings = 0
-            caller = nil
-            return [.report(.answerFailed(error)), .initializeModem]
-        case (.inCall, .callEnded):
-            // Re-arm at once: the modem is on-hook again once the connection hung it up.
+            // The connection ends (679 …) and gives the port back: callEnded follows.
+            return [.report(.answerFailed(error))]
+        case (.answering, .callEnded), (.inCall, .callEnded):
+            // Re-arm at once: the connection has put the modem on-hook again.
             phase = .initializing
             return [.initializeModem]
+        case (.stopping, .portOpened):
+            holdsPort = true
+            return releasePort()
+        case (.stopping, .portFailed):
+            phase = .stopped
+            return []
         case (.stopping, .portClosed):
             phase = .stopped
             return []
         case (.stopping, .callEnded):
             // Stopped during a call: the connection gave the port back; release it now.
-            return [.releasePort]
+            return releasePort()
         case (.stopping, _), (.stopped, _):
             return []
-        case (.inCall, .stopRequested):
+        case (.inCall, .stopRequested), (.answering, .stopRequested):
             // The call goes on; the port is released when the connection gives it back.
             phase = .stopping
             return []
-        case (_, .stopRequested):
-            let wasWaiting = phase == .waiting || phase == .retrying
+        case (.openingPort, .stopRequested):
+            // The open's answer releases what it opened.
             phase = .stopping
-            return (wasWaiting ? [.cancelTimer] : []) + [.releasePort]
-        case (let current, .deviceFailed) where current != .idle && current != .inCall:
+            return []
+        case (_, .stopRequested):
+            let timed = phase == .waiting || phase == .retrying
+            let effects: [Effect] = timed ? [.cancelTimer] : []
+            guard holdsPort else {
+                phase = .stopped
+                return effects
+            }
+            phase = .stopping
+            return effects + releasePort()
+        case (let current, .deviceFailed) where ![.idle, .inCall, .answering, .stopping, .stopped].contains(current):
             lastError = .hardwareFailure
             phase = .retrying
             rings = 0
             caller = nil
-            return [.cancelTimer, .report(.modemProblem(.hardwareFailure)), .releasePort, .startTimer(after: retryPause)]
+            let release = holdsPort ? releasePort() : []
+            return [.cancelTimer, .report(.modemProblem(.hardwareFailure))] + release + [.startTimer(after: retryPause)]
         default:
             return []
         }
+    }
+
+    private mutating func releasePort() -> [Effect] {
+        holdsPort = false
+        return [.releasePort]
     }
 
     private mutating func waitForNextCall() -> [Effect] {
@@ -265,15 +306,25 @@ extension ListenMachine.State {
         phase = .ringing
         rings += 1
         effects.append(.report(.ring(rings)))
+        return effects + decide()
+    }
+
+    /// In ``ListenMachine/Phase/ringing``: reject, answer, or wait for more rings or the caller ID.
+    private mutating func decide() -> [Effect] {
         // Caller ID comes between the first and second ring: a policy that looks at the
-        // caller waits for it, or for the second ring.
-        let needsCaller = !policy.allow.isEmpty || !policy.reject.isEmpty
+        // caller waits for it, or for the second ring; a caller it rejects is rejected at once.
+        let needsCaller = waitsForCallerID || !policy.allow.isEmpty || !policy.reject.isEmpty
+        if caller != nil || rings >= 2, case .reject = policy.decide(caller) { return reject() }
         guard rings >= answerAfterRings, caller != nil || !needsCaller || rings >= 2 else {
-            return effects + [.waitForCalls]
+            return [.waitForCalls]
         }
-        if case .reject = policy.decide(caller) { return effects + reject() }
+        if case .reject = policy.decide(caller) { return reject() }
         phase = .answering
-        return effects + [.report(.answer(rings: rings)), .answer]
+        let handed = caller
+        let count = rings
+        rings = 0
+        caller = nil
+        return [.report(.answer(rings: count)), .handOverCall(handed)]
     }
 
     private mutating func reject() -> [Effect] {

@@ -20,6 +20,8 @@ public struct PPPSettings: Sendable, Equatable {
     public var user: String?
     /// The file whose first line is the password (`PasswordFile`).
     public var passwordFile: String?
+    /// Wait for the peer to start LCP (pppd's `passive`): set for answered calls.
+    public var passive = false
 
     /// Settings; by default `/usr/sbin/pppd` with no more options and no credentials.
     public init(pppdPath: String = defaultPppdPath, options: [String] = [], user: String? = nil, passwordFile: String? = nil) {
@@ -50,6 +52,7 @@ public struct PPPSettings: Sendable, Equatable {
                          "ip-up-script", hooks + "/ip-up", "ip-down-script", hooks + "/ip-down"]
         if let user { arguments += ["user", user] }
         if hasPassword { arguments += ["plugin", "passwordfd.so", "passwordfd", "0"] }
+        if passive { arguments.append("passive") }
         return arguments + options
     }
 }

@@ -234,6 +234,28 @@ public struct PhonebookEntry: Sendable, Equatable {
     /// `PasswordFile`: where the PPP password is.
     public var passwordFile: String? { text(.passwordFile) }
 
+    /// `Answer`: true for 1 (a line that answers calls).
+    public var answersCalls: Bool { (number(.answer) ?? 0) != 0 }
+    /// `AnswerAfterRings`.
+    public var answerAfterRings: Int? { number(.answerAfterRings) }
+    /// Every non-empty `AllowCallers` value, joined with commas.
+    public var allowCallers: String? { joined(.allowCallers) }
+    /// Every non-empty `RejectCallers` value, joined with commas.
+    public var rejectCallers: String? { joined(.rejectCallers) }
+    /// `CallerIDInit`.
+    public var callerIDInit: String? { text(.callerIDInit) }
+    /// `IncomingRetentionSeconds`.
+    public var incomingRetentionSeconds: Int? { number(.incomingRetentionSeconds) }
+    /// `ListenRecheckSeconds`.
+    public var listenRecheckSeconds: Int? { number(.listenRecheckSeconds) }
+    /// `ListenRetrySeconds`.
+    public var listenRetrySeconds: Int? { number(.listenRetrySeconds) }
+
+    private func joined(_ key: PhonebookKey) -> String? {
+        let values = values(for: key).filter { !$0.isEmpty }
+        return values.isEmpty ? nil : values.joined(separator: ",")
+    }
+
     /// The number to dial, or `nil` when the entry has no `PhoneNumber`.
     ///
     /// With `UseCountryAndAreaCodes`/`UseDialingRules` off: `PhoneNumber` as written. On: the

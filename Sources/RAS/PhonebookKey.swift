@@ -84,6 +84,31 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
     /// command line (default none: a modem that loses commands teaches its own pause).
     public static let interCommandMilliseconds: PhonebookKey = "InterCommandMilliseconds"
 
+    /// `Answer` (swift-ras): 1 = a line that answers calls (`rasdial ENTRY --listen`,
+    /// `rasmand --answer ENTRY`) instead of dialing.
+    public static let answer: PhonebookKey = "Answer"
+    /// `AnswerAfterRings` (swift-ras): answer on this ring (default 1).
+    public static let answerAfterRings: PhonebookKey = "AnswerAfterRings"
+    /// `AllowCallers` (swift-ras): the callers a listening line answers — number patterns
+    /// (`555*`, `+4930?????`), `private`, `unknown`, separated by commas or spaces; repeated
+    /// keys add to them. Without it every caller not rejected is answered.
+    public static let allowCallers: PhonebookKey = "AllowCallers"
+    /// `RejectCallers` (swift-ras): callers never answered, in the form of ``allowCallers``.
+    public static let rejectCallers: PhonebookKey = "RejectCallers"
+    /// `CallerIDInit` (swift-ras): the command that turns caller ID on (default: chosen from
+    /// the modem's identity: `AT+VCID=1`, `AT#CID=1`, `AT%CCID=1` or `AT+CLIP=1`); empty
+    /// value = not set, `none` = do not turn caller ID on.
+    public static let callerIDInit: PhonebookKey = "CallerIDInit"
+    /// `IncomingRetentionSeconds` (swift-ras): how long an ended incoming connection stays
+    /// listed (Disconnected, with its error) unless hung up first (default 60).
+    public static let incomingRetentionSeconds: PhonebookKey = "IncomingRetentionSeconds"
+    /// `ListenRecheckSeconds` (swift-ras): how often a listening line's idle modem is
+    /// initialised again, to notice a modem that reset itself (default 300).
+    public static let listenRecheckSeconds: PhonebookKey = "ListenRecheckSeconds"
+    /// `ListenRetrySeconds` (swift-ras): the pause before a listening line tries a modem that
+    /// stopped answering (or a port that went away) again (default 10).
+    public static let listenRetrySeconds: PhonebookKey = "ListenRetrySeconds"
+
     /// `Framing` (swift-ras): `PPP` runs pppd on the data path after `CONNECT`; `None`
     /// (default) leaves the data path to whichever program opens it.
     public static let framing: PhonebookKey = "Framing"
@@ -103,7 +128,8 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
         .countryCode, .useCountryAndAreaCodes, .useDialingRules, .connectBPS, .hwFlowControl,
         .redialAttempts, .redialSeconds, .idleDisconnectSeconds, .dialTimeoutSeconds,
         .initTimeoutSeconds, .hangUpGuardMilliseconds, .interCommandMilliseconds, .redialOnLinkFailure,
-        .redialMaxSeconds,
+        .redialMaxSeconds, .answer, .answerAfterRings, .incomingRetentionSeconds, .listenRecheckSeconds,
+        .listenRetrySeconds,
     ]
 
     /// True when the value of this key must be a number (see ``numericKeys``).
@@ -142,6 +168,12 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
             return "'PasswordFile' must be an absolute path, not '\(value)'"
         case .pppdOptions:
             return PPPSettings.optionsProblem(value)
+        case .allowCallers, .rejectCallers:
+            return CallerPolicy.patternsProblem(value, key: rawValue)
+        case .callerIDInit where value.lowercased() == "none":
+            return nil
+        case .callerIDInit:
+            return Self.initStringProblem(value).map { "CallerIDInit" + $0.dropFirst("InitString".count) }
         default:
             return nil
         }

@@ -233,6 +233,11 @@ public struct RasDialSettings: Sendable, Equatable {
             throw RasError.badPhoneNumber.with(detail: "entry '\(entry.name)' has no PhoneNumber")
         }
         self.init(phoneNumber: number, port: entry.port, device: entry.device)
+        apply(entry)
+    }
+
+    /// Takes every setting but the number from `entry`.
+    mutating func apply(_ entry: PhonebookEntry) {
         connectBPS = entry.connectBPS
         hwFlowControl = entry.hwFlowControl ?? false
         if !entry.initStrings.isEmpty { initStrings = entry.initStrings }

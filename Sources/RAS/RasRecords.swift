@@ -1,3 +1,5 @@
+import Hayes
+
 /// An opaque connection handle (`HRASCONN`).
 ///
 /// Printed as `0x` and at least eight lowercase hex digits (`0x0000002a`); ``init(string:)``
@@ -141,6 +143,10 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
     public var dataPath: String?
     /// What PPP negotiated (`RasGetProjectionInfo`), for a `Framing=PPP` connection once IP is up.
     public var projection: RasProjection?
+    /// Whether this connection was dialed or answered.
+    public var direction: RasConnectionDirection = .outgoing
+    /// Who called, for an answered call whose caller ID came.
+    public var callerID: CallerID?
 
     /// Makes a status record; an error with code 0 is stored as `nil`.
     public init(handle: RasConnectionHandle, entryName: String, state: RasConnState, error: RasError? = nil,
@@ -173,7 +179,7 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
 
     private enum CodingKeys: String, CodingKey {
         case handle, entryName, deviceType, deviceName, phoneNumber, connectRate, connectProtocol,
-             connectDetails, dataPath, projection
+             connectDetails, dataPath, projection, direction, callerID
     }
 
     /// Decodes the JSON shape described on the type.
@@ -192,6 +198,8 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
         connectDetails = try container.decodeIfPresent(RasConnectDetails.self, forKey: .connectDetails)
         dataPath = try container.decodeIfPresent(String.self, forKey: .dataPath)
         projection = try container.decodeIfPresent(RasProjection.self, forKey: .projection)
+        direction = try container.decodeIfPresent(RasConnectionDirection.self, forKey: .direction) ?? .outgoing
+        callerID = try container.decodeIfPresent(CallerID.self, forKey: .callerID)
     }
 
     /// Encodes the JSON shape described on the type.
@@ -209,6 +217,8 @@ public struct RasConnStatus: Sendable, Equatable, Codable {
         // Always present, null when there is none: a program looks for it.
         try container.encode(dataPath, forKey: .dataPath)
         try container.encodeIfPresent(projection, forKey: .projection)
+        try container.encode(direction, forKey: .direction)
+        try container.encodeIfPresent(callerID, forKey: .callerID)
     }
 }
 
@@ -237,6 +247,10 @@ public struct RasConnection: Sendable, Equatable, Codable {
     public var state: RasConnState
     /// Why the dial failed or the connection ended; `nil` when there is no error (never ``RasError/success``).
     public var error: RasError?
+    /// Whether this connection was dialed or answered.
+    public var direction: RasConnectionDirection = .outgoing
+    /// Who called, for an answered call whose caller ID came.
+    public var callerID: CallerID?
 
     /// Makes a connection record; an error with code 0 is stored as `nil`.
     public init(handle: RasConnectionHandle, entryName: String, deviceType: RasDeviceType = .modem,
@@ -253,7 +267,7 @@ public struct RasConnection: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case handle, entryName, deviceType, deviceName, phonebookPath, phoneNumber
+        case handle, entryName, deviceType, deviceName, phonebookPath, phoneNumber, direction, callerID
     }
 
     /// Decodes the JSON shape described on the type.
@@ -268,6 +282,8 @@ public struct RasConnection: Sendable, Equatable, Codable {
         phoneNumber = try container.decode(String.self, forKey: .phoneNumber)
         state = stateAndError.state
         error = stateAndError.error
+        direction = try container.decodeIfPresent(RasConnectionDirection.self, forKey: .direction) ?? .outgoing
+        callerID = try container.decodeIfPresent(CallerID.self, forKey: .callerID)
     }
 
     /// Encodes the JSON shape described on the type.
@@ -280,6 +296,8 @@ public struct RasConnection: Sendable, Equatable, Codable {
         try container.encodeIfPresent(phonebookPath, forKey: .phonebookPath)
         try container.encode(phoneNumber, forKey: .phoneNumber)
         try StateAndErrorFields.encode(state: state, error: error, to: encoder)
+        try container.encode(direction, forKey: .direction)
+        try container.encodeIfPresent(callerID, forKey: .callerID)
     }
 }
 

@@ -235,6 +235,14 @@ public struct ModemEmulator: Sendable {
         effects.append(.unplug)
     }
 
+    /// Schedules a call from outside the bank: its first `RING` comes `call.after` from
+    /// `now` (not from power-on, as for the scenario's `calls:`).
+    public mutating func scheduleCall(_ call: ExternalCall, at now: ContinuousClock.Instant) {
+        if case .unplugged = phase { return }
+        externalCalls.append((at: now + call.after, call: call))
+        externalCalls.sort { $0.at < $1.at }
+    }
+
     // MARK: Inputs from the exchange
 
     /// The exchange's answer to a ``ModemEffect/placeCall(_:)``.

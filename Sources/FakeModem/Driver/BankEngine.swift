@@ -132,6 +132,15 @@ final class BankEngine: Sendable {
         }
     }
 
+    /// Schedules a call from outside the bank to modem `index` (see ``ModemEmulator/scheduleCall(_:at:)``).
+    func call(_ index: Int, _ call: ExternalCall) {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            state.slots[index].emulator.scheduleCall(call, at: now)
+            process(&state, index, at: now)
+        }
+    }
+
     // MARK: Sampler
 
     private func sample() async {

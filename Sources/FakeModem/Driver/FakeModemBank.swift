@@ -201,6 +201,10 @@ public final class EmulatedModem: Sendable {
     /// Unplugs the modem now: its master closes and the program on the slave reads
     /// end-of-file. A call it was on is lost for the other end.
     public func unplug() { engine.unplug(index) }
+
+    /// Rings the modem with a call from outside the bank, `call.after` from now (tests ring
+    /// a listening line on cue instead of at a fixed time after power-on).
+    public func call(_ call: ExternalCall) { engine.call(index, call) }
 }
 
 /// A snapshot of an emulated modem's state.
