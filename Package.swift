@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "rasdial",
             dependencies: [
-                "RASService", "RAS", "SystemIO",
+                "RASService", "RAS", "Hayes", "SystemIO",
                 // Not linked: built alongside, so that `swift run rasdial` finds the rasmand
                 // it starts and the fakemodem its --demo runs next to it.
                 "rasmand", "fakemodem",

@@ -472,6 +472,7 @@ extension ConnectionManager {
 
     private func publish(_ event: RasListenerEvent) {
         for continuation in listenerSubscribers.values { continuation.yield(event) }
+        for continuation in watchSubscribers.values { continuation.yield(.listener(event)) }
     }
 
     private func listenerLogger(_ listener: Listener) -> Logger {

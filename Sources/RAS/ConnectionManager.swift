@@ -11,7 +11,7 @@ import SystemIO
 /// of tasks, one step after the other, so a modem is only ever talked to by one task.
 /// Every result comes back into the actor as a ``DialMachine/Event``; the machine says what
 /// to do next. A handle is never reused while the manager lives.
-public actor ConnectionManager: RasService {
+public actor ConnectionManager: RasService, RasListening {
     /// How the manager finds ports and talks to modems.
     public struct Configuration: Sendable {
         /// The UUCP lock directory; `nil` picks `/run/lock` or `/var/lock`.
@@ -179,6 +179,7 @@ public actor ConnectionManager: RasService {
     /// Listening lines by key (the entry name, lower-cased).
     var listeners: [String: Listener] = [:]
     var listenerSubscribers: [Int: AsyncStream<RasListenerEvent>.Continuation] = [:]
+    var watchSubscribers: [Int: AsyncStream<RasWatchEvent>.Continuation] = [:]
     var shuttingDown = false
 
     /// A manager. `logger` gets one line per state change (handle, entry, state name and
@@ -339,6 +340,21 @@ public actor ConnectionManager: RasService {
             Task { await self?.dropEventSubscriber(id) }
         }
         return stream
+    }
+
+    public func watch() async throws(RasError) -> AsyncStream<RasWatchEvent> {
+        let (stream, continuation) = AsyncStream<RasWatchEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        nextSubscriber += 1
+        let id = nextSubscriber
+        watchSubscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.dropWatchSubscriber(id) }
+        }
+        return stream
+    }
+
+    private func dropWatchSubscriber(_ id: Int) {
+        watchSubscribers[id] = nil
     }
 
     /// The owner (uid) of a connection, if it exists.

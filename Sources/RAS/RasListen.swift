@@ -216,3 +216,16 @@ extension CallerID {
         return numberAbsence?.rawValue ?? "unknown"
     }
 }
+
+/// Listening lines, served by ``ConnectionManager`` in this process and by `RASClient` over
+/// `rasmand`'s socket — beyond RAS's client API, which cannot answer calls.
+public protocol RasListening: Sendable {
+    /// Starts listening on an `Answer=1` entry's line (see ``ConnectionManager/listen(_:)``).
+    func listen(_ parameters: RasListenParameters) async throws(RasError) -> RasListener
+    /// Stops a listening line; 6 when none listens under that name.
+    func stopListening(entryName: String) async throws(RasError) -> RasListener
+    /// The listening lines.
+    func enumListeners() async throws(RasError) -> [RasListener]
+    /// Every connection event and every listening line's event, from now on, in order.
+    func watch() async throws(RasError) -> AsyncStream<RasWatchEvent>
+}

@@ -58,10 +58,14 @@ struct Frame: Codable, Sendable {
     var kind: RasConnectionEvent.Kind?
     var connection: RasConnection?
     var server: ServerInfo?
+    var listener: RasListener?
+    var listeners: [RasListener]?
+    var lineEvent: RasListenerEvent?
 
     /// The operations a client may request.
     enum Operation: String, CaseIterable {
         case hello, dial, hangUp, status, statistics, enumConnections, enumEntries, enumDevices, subscribe, watch, unsubscribe
+        case listen, stopListening, listeners
     }
 
     /// The event names.
@@ -70,6 +74,8 @@ struct Frame: Codable, Sendable {
         case state
         /// A connection event (`kind` + `connection`).
         case connection
+        /// A listening line's event (`lineEvent`), on a `watch` subscription.
+        case line
         /// The subscription is over (the connection was removed, or it was unsubscribed).
         case end
     }

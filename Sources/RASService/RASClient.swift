@@ -16,7 +16,7 @@ import SystemIO
 /// does not take a request within 5 s: requests go out whole, one after another, through one
 /// writer, and a request cut off by that timeout ends the connection rather than have the
 /// next one continue it.
-public actor RASClient: RasService {
+public actor RASClient: RasService, RasListening {
     /// The socket path.
     public nonisolated let socketPath: String
     private let connection: UnixSocketConnection
@@ -26,6 +26,7 @@ public actor RASClient: RasService {
     private var pending: [Int: CheckedContinuation<Frame, Never>] = [:]
     private var dialStreams: [Int: AsyncStream<RasDialNotification>.Continuation] = [:]
     private var eventStreams: [Int: AsyncStream<RasConnectionEvent>.Continuation] = [:]
+    private var watchStreams: [Int: AsyncStream<RasWatchEvent>.Continuation] = [:]
     private var reader: Task<Void, Never>?
     private var lost = false
 
@@ -155,6 +156,39 @@ public actor RASClient: RasService {
         }
     }
 
+    // MARK: RasListening
+
+    public func listen(_ parameters: RasListenParameters) async throws(RasError) -> RasListener {
+        let response = try await request(Frame(
+            op: Frame.Operation.listen.rawValue, entryName: parameters.entryName, phonebookPath: parameters.phonebookPath))
+        guard let listener = response.listener else { throw malformed("listen") }
+        return listener
+    }
+
+    public func stopListening(entryName: String) async throws(RasError) -> RasListener {
+        let response = try await request(Frame(op: Frame.Operation.stopListening.rawValue, entryName: entryName))
+        guard let listener = response.listener else { throw malformed("stopListening") }
+        return listener
+    }
+
+    public func enumListeners() async throws(RasError) -> [RasListener] {
+        try await request(Frame(op: Frame.Operation.listeners.rawValue)).listeners ?? []
+    }
+
+    public func watch() async throws(RasError) -> AsyncStream<RasWatchEvent> {
+        let id = allocateID()
+        let (stream, continuation) = AsyncStream<RasWatchEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        watchStreams[id] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
+        do throws(RasError) {
+            _ = try await request(Frame(op: Frame.Operation.watch.rawValue), id: id)
+            return stream
+        } catch {
+            watchStreams.removeValue(forKey: id)?.finish()
+            throw error
+        }
+    }
+
     // MARK: Plumbing
 
     private func allocateID() -> Int {
@@ -180,6 +214,7 @@ public actor RASClient: RasService {
 
     private func unsubscribe(_ id: Int) {
         let known = dialStreams.removeValue(forKey: id) != nil || eventStreams.removeValue(forKey: id) != nil
+            || watchStreams.removeValue(forKey: id) != nil
         guard known, !lost else { return }
         var frame = Frame(op: Frame.Operation.unsubscribe.rawValue, subscription: id)
         frame.id = allocateID()
@@ -214,11 +249,16 @@ public actor RASClient: RasService {
                 if let notification = frame.notification { dialStreams[subscription]?.yield(notification) }
             case .connection:
                 if let kind = frame.kind, let connection = frame.connection {
-                    eventStreams[subscription]?.yield(RasConnectionEvent(kind: kind, connection: connection))
+                    let event = RasConnectionEvent(kind: kind, connection: connection)
+                    eventStreams[subscription]?.yield(event)
+                    watchStreams[subscription]?.yield(.connection(event))
                 }
+            case .line:
+                if let event = frame.lineEvent { watchStreams[subscription]?.yield(.listener(event)) }
             case .end:
                 dialStreams.removeValue(forKey: subscription)?.finish()
                 eventStreams.removeValue(forKey: subscription)?.finish()
+                watchStreams.removeValue(forKey: subscription)?.finish()
             case nil:
                 break
             }
@@ -235,8 +275,10 @@ public actor RASClient: RasService {
         pending.removeAll()
         for continuation in dialStreams.values { continuation.finish() }
         for continuation in eventStreams.values { continuation.finish() }
+        for continuation in watchStreams.values { continuation.finish() }
         dialStreams.removeAll()
         eventStreams.removeAll()
+        watchStreams.removeAll()
     }
 
     private func unavailable() -> RasError {

@@ -194,10 +194,20 @@ private actor ClientSession {
             forward(stream, as: id)
             return
         case .watch:
-            let stream = try await manager.connectionEvents()
+            let stream = try await manager.watch()
             await send(response)
             forward(stream, as: id)
             return
+        case .listen:
+            guard let name = request.entryName else { throw missing("entryName") }
+            if let path = request.phonebookPath { try checkPhonebook(path) }
+            response.listener = try await manager.listen(
+                RasListenParameters(entryName: name, phonebookPath: request.phonebookPath), requester: connection.peer)
+        case .stopListening:
+            guard let name = request.entryName else { throw missing("entryName") }
+            response.listener = try await manager.stopListening(entryName: name, caller: uid)
+        case .listeners:
+            response.listeners = await manager.enumListeners()
         case .unsubscribe:
             guard let subscription = request.subscription else { throw missing("subscription") }
             subscriptions.removeValue(forKey: subscription)?.cancel()
@@ -229,11 +239,16 @@ private actor ClientSession {
         }
     }
 
-    private func forward(_ stream: AsyncStream<RasConnectionEvent>, as id: Int) {
+    private func forward(_ stream: AsyncStream<RasWatchEvent>, as id: Int) {
         subscriptions[id] = Task {
             for await event in stream {
-                await self.send(Frame(event: Frame.Event.connection.rawValue, subscription: id,
-                                      kind: event.kind, connection: event.connection), of: id)
+                switch event {
+                case .connection(let event):
+                    await self.send(Frame(event: Frame.Event.connection.rawValue, subscription: id,
+                                          kind: event.kind, connection: event.connection), of: id)
+                case .listener(let event):
+                    await self.send(Frame(event: Frame.Event.line.rawValue, subscription: id, lineEvent: event), of: id)
+                }
             }
             await self.end(id)
         }

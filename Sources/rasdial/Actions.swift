@@ -233,19 +233,67 @@ struct Actions: Sendable {
         let signals = signalGuard { nil }
         defer { signals.stop() }
         try await signals.run(grace: .zero, expired: { _ in .success(()) }) { () async throws(RasError) in
-            let events = try await client.connectionEvents()
+            let events = try await client.watch()
             output.text("Watching connections on \(socketPath) (Ctrl-C to stop)...")
             output.object(EventRecord(event: "watching", connection: nil, socket: socketPath))
             for await event in events {
-                let connection = event.connection
-                output.text([event.kind.rawValue, connection.handle.description, connection.entryName,
-                             connection.deviceType.rawValue, connection.deviceName,
-                             connection.state.description + (connection.error.map { " error \($0.code)" } ?? "")]
-                    .joined(separator: " "))
-                output.object(EventRecord(event: event.kind.rawValue, connection: connection, socket: nil))
+                switch event {
+                case .connection(let event):
+                    let connection = event.connection
+                    var words = [event.kind.rawValue, connection.handle.description, connection.entryName,
+                                 connection.deviceType.rawValue, connection.deviceName,
+                                 connection.state.description + (connection.error.map { " error \($0.code)" } ?? "")]
+                    if connection.direction == .incoming {
+                        words += ["incoming", connection.callerID.map(Output.caller) ?? "unknown"]
+                    }
+                    output.text(words.joined(separator: " "))
+                    output.object(EventRecord(event: event.kind.rawValue, connection: connection, socket: nil))
+                case .listener(let event):
+                    output.lineEvent(event)
+                }
             }
             throw RasError.connectionManagerUnavailable.with(detail: "rasmand at \(socketPath) went away")
         }
+    }
+
+    /// `rasdial ENTRY --listen`: asks rasmand (started if none runs) to answer calls on the
+    /// entry's line, and prints the line.
+    func listen(_ parameters: RasListenParameters) async throws(RasError) {
+        let client = try await Daemon.connect(socketPath, startIfNeeded: true)
+        let line = try await client.listen(parameters)
+        output.text("Listening on \(line.entryName) (\(line.deviceName)): \(line.stateText).")
+        output.object(line)
+    }
+
+    /// `rasdial ENTRY --listen --stop`: stops the line and waits until it has released its
+    /// port (a call in progress goes on, and the line goes once it ends).
+    func stopListening(_ entry: String) async throws(RasError) {
+        guard let client = try await Daemon.connectIfRunning(socketPath) else {
+            throw RasError.invalidHandle.with(detail: "no line listens for '\(entry)': rasmand is not running at \(socketPath)")
+        }
+        var line = try await client.stopListening(entryName: entry)
+        if line.state == "stopping", line.handle == nil {
+            let deadline = ContinuousClock.now + Self.hangUpTimeout
+            while ContinuousClock.now < deadline,
+                  let current = try await client.enumListeners().first(where: { PhonebookEntry.namesMatch($0.entryName, entry) }) {
+                line = current
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            line.state = "stopped"
+        }
+        output.text(line.state == "stopped"
+            ? "Stopped listening on \(line.entryName)."
+            : "Stopping \(line.entryName) after its call (\(line.stateText)).")
+        output.object(line)
+    }
+
+    /// `rasdial --listeners`: the listening lines, or `No listening lines`.
+    func listeners() async throws(RasError) {
+        guard let client = try await Daemon.connectIfRunning(socketPath) else {
+            output.listeners([])
+            return
+        }
+        output.listeners(try await client.enumListeners())
     }
 
     // MARK: Helpers

@@ -1,4 +1,5 @@
 import Foundation
+import Hayes
 import RAS
 
 /// What `rasdial` prints: plain text, or with `--json` one JSON object per line on stdout
@@ -39,6 +40,38 @@ struct Output: Sendable {
         }
     }
 
+    /// The listening lines as a table, or one object each.
+    func listeners(_ lines: [RasListener]) {
+        list(lines, none: "No listening lines", header: ["ENTRY", "DEVICE", "STATE", "CALLS", "LAST CALLER"]) { line in
+            [line.entryName, line.deviceName, line.stateText, "\(line.callsTaken)", line.lastCaller.map(Self.caller) ?? "-"]
+        }
+    }
+
+    /// A listening line's event of `--watch`: `ring Gateway 1`, `caller-id Gateway 5551234 "JOHN DOE"`,
+    /// `answer Gateway 0x00000003 5551234`, `reject Gateway 5551234 (RejectCallers matches '555*')`,
+    /// or the object `{"event":"ring",…}`.
+    func lineEvent(_ event: RasListenerEvent) {
+        var words = [event.kind.rawValue, event.entryName]
+        switch event.kind {
+        case .ring: words.append("\(event.rings ?? 0)")
+        case .callerID: words.append(event.callerID.map(Self.caller) ?? "unknown")
+        case .answer:
+            words += [event.handle?.description ?? "", event.callerID.map(Self.caller) ?? "unknown"]
+        case .reject:
+            words += [event.callerID.map(Self.caller) ?? "unknown", "(\(event.reason ?? "rejected"))"]
+        case .modemProblem:
+            words.append(event.error.map { "error \($0.code): \($0.detail ?? $0.message)" } ?? "")
+        case .listening, .stopped: words.append(event.deviceName)
+        }
+        text(words.joined(separator: " "))
+        object(LineEventRecord(event))
+    }
+
+    /// A caller as text: the number (or private / unavailable / unknown), and the name in quotes.
+    static func caller(_ caller: CallerID) -> String {
+        caller.numberText + (caller.name.map { " \"\($0)\"" } ?? "")
+    }
+
     /// The devices as a table (name, type, path, the modem's identity, whether it was
     /// probed and what the probe found), or one object each.
     func devices(_ devices: [RasDevice]) {
@@ -71,6 +104,8 @@ struct Output: Sendable {
         var rows = [
             ["Handle:", status.handle.description], ["Entry:", status.entryName],
             ["Device:", "\(status.deviceType) \(status.deviceName)"], ["Phone number:", status.phoneNumber],
+            ["Direction:", status.direction == .incoming
+                ? "incoming from " + (status.callerID.map(Self.caller) ?? "unknown caller") : "outgoing"],
             ["State:", status.state.description],
             ["Error:", status.error.map { "\($0.code) \($0.name): \($0.message)" + ($0.detail.map { " (\($0))" } ?? "") } ?? "0"],
         ]
@@ -211,5 +246,21 @@ struct EventRecord: Encodable {
         try container.encode(event, forKey: .event)
         try container.encodeIfPresent(socket, forKey: .socket)
         try connection?.encode(to: encoder)
+    }
+}
+
+/// A listening line's event as JSON: `{"event":"caller-id","entryName":…,"deviceName":…,
+/// "rings":1,"callerID":{…}}` (the fields of the event that apply).
+struct LineEventRecord: Encodable {
+    let value: RasListenerEvent
+
+    init(_ value: RasListenerEvent) { self.value = value }
+
+    private enum Keys: String, CodingKey { case event }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(value.kind.rawValue, forKey: .event)
+        try value.encode(to: encoder)
     }
 }

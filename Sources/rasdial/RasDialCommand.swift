@@ -19,6 +19,9 @@ struct RasDialCommand: ParsableCommand {
             rasdial --stats <entry>|<handle>          bytes, duration, line errors
             rasdial --entries [--phonebook <file>]
             rasdial --devices                         list the modems rasmand knows
+            rasdial <entry> --listen [--phonebook <file>]  answer calls on an Answer=1 entry's line
+            rasdial <entry> --listen --stop           stop answering
+            rasdial --listeners                       list the listening lines
             rasdial --watch
             rasdial --demo
             """,
@@ -62,8 +65,17 @@ struct RasDialCommand: ParsableCommand {
     @Flag(help: "List the modems and serial ports rasmand knows: name, path, identity, and whether (and how) they were probed.")
     var devices = false
 
-    @Flag(help: "Print connected, disconnected and removed events until interrupted.")
+    @Flag(help: "Print connection events (connected, disconnected, reconnecting, removed) and listening lines' events (ring, caller-id, answer, reject) until interrupted.")
     var watch = false
+
+    @Flag(help: "Have rasmand answer calls on the entry's line (an entry with Answer=1); with --stop, stop.")
+    var listen = false
+
+    @Flag(help: "With --listen: stop listening (a call in progress goes on).")
+    var stop = false
+
+    @Flag(help: "List the listening lines: entry, device, state, calls taken, last caller.")
+    var listeners = false
 
     @Flag(help: "Run a self-contained demo: a fake modem, a private rasmand, a dial, a listing and a hang-up.")
     var demo = false
@@ -76,7 +88,7 @@ struct RasDialCommand: ParsableCommand {
 
     /// What the command line asks for.
     enum Mode: Equatable {
-        case list, dial, disconnect, status, stats, entries, devices, watch, demo
+        case list, dial, disconnect, status, stats, entries, devices, watch, demo, listen, stopListening, listeners
     }
 
     var mode: Mode {
@@ -84,6 +96,8 @@ struct RasDialCommand: ParsableCommand {
         if entries { return .entries }
         if devices { return .devices }
         if watch { return .watch }
+        if listeners { return .listeners }
+        if listen { return stop ? .stopListening : .listen }
         if status { return .status }
         if stats { return .stats }
         if disconnect { return .disconnect }
@@ -93,7 +107,8 @@ struct RasDialCommand: ParsableCommand {
 
     func validate() throws {
         let modes = [("--disconnect", disconnect), ("--status", status), ("--stats", stats), ("--entries", entries),
-                     ("--devices", devices), ("--watch", watch), ("--demo", demo)].filter(\.1).map(\.0)
+                     ("--devices", devices), ("--watch", watch), ("--demo", demo), ("--listen", listen),
+                     ("--listeners", listeners)].filter(\.1).map(\.0)
         if modes.count > 1 { throw ValidationError("\(modes.joined(separator: " and ")) exclude each other") }
         if let handle, RasConnectionHandle(string: handle) == nil {
             throw ValidationError("--handle takes a handle such as 0x00000001 or a decimal number, got '\(handle)'")
@@ -103,7 +118,15 @@ struct RasDialCommand: ParsableCommand {
             if let name = names.first(where: \.1)?.0 { throw ValidationError("\(name) does not go with \(mode)") }
         }
         let dialOptions = [("--phone", phone != nil), ("--device", device != nil)]
+        if stop && !listen { throw ValidationError("--stop goes with --listen") }
         switch mode {
+        case .listen, .stopListening:
+            try refuse([("--handle", handle != nil)] + dialOptions, with: "--listen")
+            if mode == .stopListening { try refuse([("--phonebook", phonebook != nil)], with: "--listen --stop") }
+            if entry == nil { throw ValidationError("--listen needs an entry (one with Answer=1)") }
+        case .listeners:
+            try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
+                       + dialOptions, with: "--listeners")
         case .demo:
             try refuse([("an entry", entry != nil), ("--handle", handle != nil), ("--phonebook", phonebook != nil)]
                        + dialOptions, with: "--demo")
@@ -161,8 +184,26 @@ struct RasDialCommand: ParsableCommand {
             try await actions.watch()
         case .demo:
             try await Demo(output: output).run()
+        case .listen:
+            try await actions.listen(try listenParameters())
+        case .stopListening:
+            try await actions.stopListening(entry ?? "")
+        case .listeners:
+            try await actions.listeners()
         }
         return true
+    }
+
+    /// The line to listen on: the entry, with its phonebook resolved here as for a dial.
+    private func listenParameters() throws(RasError) -> RasListenParameters {
+        let name = entry ?? ""
+        let path: String
+        if let phonebook {
+            path = absolute(phonebook)
+        } else {
+            path = try PhonebookSearchPath().locateEntry(named: name).phonebookPath
+        }
+        return RasListenParameters(entryName: name, phonebookPath: path)
     }
 
     /// The dial: an entry with its phonebook resolved here, with this user's environment,

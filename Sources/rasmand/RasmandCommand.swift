@@ -36,6 +36,12 @@ struct RasmandCommand: AsyncParsableCommand {
     @Flag(help: "Start a new session so that the terminal's signals do not reach the daemon (rasdial uses this; the starter redirects stdin, stdout and stderr).")
     var detach = false
 
+    @Option(name: .customLong("answer"), help: ArgumentHelp("Answer calls on this entry's line from the start (an entry with Answer=1, found in the default phonebooks or --answer-phonebook); repeatable. A line that cannot be opened stops rasmand with status 1.", valueName: "entry"))
+    var answerEntries: [String] = []
+
+    @Option(name: .customLong("answer-phonebook"), help: ArgumentHelp("The phonebook of the --answer entries (default: the all-users phonebook, then the user's).", valueName: "file"))
+    var answerPhonebook: String?
+
     @Option(name: .customLong("lock-dir"), help: ArgumentHelp("The UUCP lock directory (default: /run/lock or /var/lock).", valueName: "dir"))
     var lockDirectory: String?
 
@@ -121,6 +127,10 @@ struct RasmandCommand: AsyncParsableCommand {
             if let value, !(0...600_000).contains(value) { throw ValidationError("\(name) takes milliseconds from 0 to 600000") }
         }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
+        if answerPhonebook != nil && answerEntries.isEmpty { throw ValidationError("--answer-phonebook goes with --answer") }
+        for entry in answerEntries where entry.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--answer needs an entry name")
+        }
         if noDiscovery && probeAllPorts { throw ValidationError("--probe-all-ports does not go with --no-discovery") }
     }
 
@@ -155,6 +165,19 @@ struct RasmandCommand: AsyncParsableCommand {
         settings.runtimeDirectory = (socketPath as NSString).deletingLastPathComponent
         let core = DaemonCore(settings: settings, listener: listener, logger: logger)
         await core.start()
+        for entry in answerEntries {
+            do throws(RasError) {
+                let line = try await core.manager.listen(
+                    RasListenParameters(entryName: entry, phonebookPath: answerPhonebook.map(absolute)))
+                logger.notice("answering calls", metadata: ["entry": "\(line.entryName)", "device": "\(line.deviceName)"])
+            } catch {
+                complain("cannot answer on '\(entry)': \(error)")
+                logger.error("cannot answer calls", metadata: ["entry": "\(entry)", "error": "\(error)"])
+                _ = await core.shutdown(timeout: .seconds(5))
+                lock.release()
+                throw ExitCode(1)
+            }
+        }
         let discovering = await core.table.isDiscovering
         logger.notice("listening", metadata: [
             "socket": "\(socketPath)", "pid": "\(ProcessIdentity.processID)",
