@@ -719,7 +719,9 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     func publish(_ kind: RasConnectionEvent.Kind, _ record: RasConnection) {
-        for continuation in eventSubscribers.values { continuation.yield(RasConnectionEvent(kind: kind, connection: record)) }
+        let event = RasConnectionEvent(kind: kind, connection: record)
+        for continuation in eventSubscribers.values { continuation.yield(event) }
+        for continuation in watchSubscribers.values { continuation.yield(.connection(event)) }
     }
 
     func subscribe(_ handle: RasConnectionHandle) -> AsyncStream<RasDialNotification>? {
