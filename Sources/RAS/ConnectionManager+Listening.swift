@@ -328,17 +328,21 @@ extension ConnectionManager {
     }
 
     /// Reads what the idle modem says: `RING`s, caller ID between them, and the silence after
-    /// the last ring of a call nobody answered (``Configuration/ringGap``).
+    /// the last ring of a call nobody answered (``Configuration/ringGap``). Caller ID is
+    /// reported once its burst is over (``Configuration/callerIDQuiet`` without another line,
+    /// or the next `RING`), so that a decision sees the whole of it, not a `DATE` line alone.
     private func startReader(_ key: String, session: ModemSession, logger: Logger) -> Task<Void, Never> {
         let ringGap = configuration.ringGap
+        let quiet = configuration.callerIDQuiet
         return Task {
             var parser = CallerIDParser()
             var ringing = false
+            var pending: CallerID?
             while !Task.isCancelled {
-                let deadline = ContinuousClock.now + (ringing ? ringGap : .seconds(3600))
+                let wait = pending != nil ? quiet : ringing ? ringGap : .seconds(3600)
                 let heard: ModemSession.Incoming?
                 do throws(ModemError) {
-                    heard = try await session.nextIncoming(until: deadline)
+                    heard = try await session.nextIncoming(until: .now + wait)
                 } catch .cancelled {
                     return
                 } catch {
@@ -347,6 +351,11 @@ extension ConnectionManager {
                     return
                 }
                 guard !Task.isCancelled else { return }
+                if let caller = pending, heard != nil ? heard == .ring : true {
+                    pending = nil
+                    self.listenerEvent(.callerID(caller), key: key)
+                    if heard == nil { continue }
+                }
                 switch heard {
                 case nil:
                     guard ringing else { continue }
@@ -360,7 +369,7 @@ extension ConnectionManager {
                     for event in parser.feed(line: text) {
                         switch event {
                         case .updated(let caller):
-                            self.listenerEvent(.callerID(caller), key: key)
+                            pending = caller
                         case .invalid(let problem):
                             logger.warning("caller ID unusable", metadata: ["problem": "\(problem)"])
                         }

@@ -37,6 +37,9 @@ public actor ConnectionManager: RasService, RasListening {
         /// A listening line that hears no `RING` for this long after one considers the call
         /// given up (rings come every 6 s in North America, 3 s in much of Europe).
         public var ringGap: Duration = .seconds(8)
+        /// Caller ID is complete once the modem says nothing more for this long (its lines
+        /// come in one burst between the first and second ring).
+        public var callerIDQuiet: Duration = .milliseconds(150)
 
         /// A configuration; by default names resolve to nothing and no modem is known, so
         /// entries must give a `Port`.

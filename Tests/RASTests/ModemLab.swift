@@ -29,7 +29,7 @@ struct ModemLab {
         routes: [NumberRoute] = [], otherwise: CallOutcome = .connect("CONNECT 33600/ARQ/V42BIS", delay: .milliseconds(50)),
         modem: ModemSettings = ModemLab.modem(), count: Int = 1, searchPath: PhonebookSearchPath? = nil,
         linesDirectory: String? = nil, timing: ModemTiming = ModemLab.fastTiming,
-        deviceNames: [String] = []
+        deviceNames: [String] = [], ringGap: Duration = .seconds(1)
     ) async throws {
         let scenario = Scenario(modemDefaults: modem, routes: routes, otherwise: otherwise)
         bank = try FakeModemBank(scenario: scenario, count: count)
@@ -45,6 +45,7 @@ struct ModemLab {
             resolveDevice: { name in devices.first { $0.answers(to: name) }?.path },
             listDevices: { devices })
         configuration.linesDirectory = linesDirectory
+        configuration.ringGap = ringGap
         manager = ConnectionManager(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
