@@ -8,7 +8,12 @@ import TestSupport
 
 /// Every key PHONEBOOK.md documents changes what reaches the modem: one test per key, each
 /// read from the fake modem's transcript (events, bytes from the computer, their times).
-/// `RedialOnLinkFailure` and `RedialMaxSeconds` are proved the same way in `ReconnectTests`.
+/// `RedialOnLinkFailure` and `RedialMaxSeconds` are proved the same way in
+/// `ReconnectMachineTests.swift` (the manager and the fake modem); the listening-line keys in
+/// `AnsweringTests`: `Answer` (the modem's `answer`), `AnswerAfterRings` (the rings before
+/// it), `AllowCallers`/`RejectCallers` (no `ATA` for a rejected caller), `CallerIDInit` (the
+/// command sent, or none), `ListenRecheckSeconds` (`ATZ` again), `ListenRetrySeconds` (the
+/// attempts read at a silent pty), and `IncomingRetentionSeconds` (the listing).
 @Suite("Phonebook keys on the wire")
 struct PhonebookKeyWireTests {
     /// A phonebook with entry `E` made of `lines` (and `Port=` modem 0 unless `port` is nil).
