@@ -149,22 +149,6 @@ extension ConnectionManager {
         listeners.values.map(\.record).sorted { $0.entryName.lowercased() < $1.entryName.lowercased() }
     }
 
-    /// What listening lines report (rings, caller ID, answers, rejections, problems), from now on.
-    public func listenerEvents() -> AsyncStream<RasListenerEvent> {
-        let (stream, continuation) = AsyncStream<RasListenerEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        nextSubscriber += 1
-        let id = nextSubscriber
-        listenerSubscribers[id] = continuation
-        continuation.onTermination = { [weak self] _ in
-            Task { await self?.dropListenerSubscriber(id) }
-        }
-        return stream
-    }
-
-    private func dropListenerSubscriber(_ id: Int) {
-        listenerSubscribers[id] = nil
-    }
-
     /// Stops every line (shutdown).
     func stopAllListeners() {
         for key in listeners.keys.sorted() { listenerEvent(.stopRequested, key: key) }
@@ -480,7 +464,6 @@ extension ConnectionManager {
     }
 
     private func publish(_ event: RasListenerEvent) {
-        for continuation in listenerSubscribers.values { continuation.yield(event) }
         for continuation in watchSubscribers.values { continuation.yield(.listener(event)) }
     }
 

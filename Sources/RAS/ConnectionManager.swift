@@ -181,7 +181,6 @@ public actor ConnectionManager: RasService, RasListening {
     private var eventSubscribers: [Int: AsyncStream<RasConnectionEvent>.Continuation] = [:]
     /// Listening lines by key (the entry name, lower-cased).
     var listeners: [String: Listener] = [:]
-    var listenerSubscribers: [Int: AsyncStream<RasListenerEvent>.Continuation] = [:]
     var watchSubscribers: [Int: AsyncStream<RasWatchEvent>.Continuation] = [:]
     var shuttingDown = false
 
@@ -335,28 +334,31 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     public func connectionEvents() async throws(RasError) -> AsyncStream<RasConnectionEvent> {
-        let (stream, continuation) = AsyncStream<RasConnectionEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        nextSubscriber += 1
-        let id = nextSubscriber
+        let (id, stream, continuation) = newEventStream(of: RasConnectionEvent.self)
         eventSubscribers[id] = continuation
-        continuation.onTermination = { [weak self] _ in
-            Task { await self?.dropEventSubscriber(id) }
-        }
         return stream
     }
 
     public func watch() async throws(RasError) -> AsyncStream<RasWatchEvent> {
-        let (stream, continuation) = AsyncStream<RasWatchEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        nextSubscriber += 1
-        let id = nextSubscriber
+        let (id, stream, continuation) = newEventStream(of: RasWatchEvent.self)
         watchSubscribers[id] = continuation
-        continuation.onTermination = { [weak self] _ in
-            Task { await self?.dropWatchSubscriber(id) }
-        }
         return stream
     }
 
-    private func dropWatchSubscriber(_ id: Int) {
+    /// A stream for a watcher (1024 events buffered, the oldest dropped beyond); its id
+    /// leaves every watcher list when the stream ends.
+    private func newEventStream<Event: Sendable>(of: Event.Type) -> (Int, AsyncStream<Event>, AsyncStream<Event>.Continuation) {
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        nextSubscriber += 1
+        let id = nextSubscriber
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.dropWatcher(id) }
+        }
+        return (id, stream, continuation)
+    }
+
+    private func dropWatcher(_ id: Int) {
+        eventSubscribers[id] = nil
         watchSubscribers[id] = nil
     }
 
@@ -744,10 +746,6 @@ public actor ConnectionManager: RasService, RasListening {
 
     private func dropSubscriber(_ id: Int, of handle: RasConnectionHandle) {
         connections[handle]?.subscribers[id] = nil
-    }
-
-    private func dropEventSubscriber(_ id: Int) {
-        eventSubscribers[id] = nil
     }
 
     func connectionLogger(_ connection: Connection) -> Logger {

@@ -143,15 +143,24 @@ public actor RASClient: RasService, RasListening {
     }
 
     public func connectionEvents() async throws(RasError) -> AsyncStream<RasConnectionEvent> {
+        try await watchStream { self.eventStreams[$0] = $1 }
+    }
+
+    /// Sends `watch` for a new stream that `register` files under the request's id; a
+    /// refused request finishes and forgets it.
+    private func watchStream<Event: Sendable>(
+        _ register: (Int, AsyncStream<Event>.Continuation?) -> Void
+    ) async throws(RasError) -> AsyncStream<Event> {
         let id = allocateID()
-        let (stream, continuation) = AsyncStream<RasConnectionEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        eventStreams[id] = continuation
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        register(id, continuation)
         continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
         do throws(RasError) {
             _ = try await request(Frame(op: Frame.Operation.watch.rawValue), id: id)
             return stream
         } catch {
-            eventStreams.removeValue(forKey: id)?.finish()
+            register(id, nil)
+            continuation.finish()
             throw error
         }
     }
@@ -176,17 +185,7 @@ public actor RASClient: RasService, RasListening {
     }
 
     public func watch() async throws(RasError) -> AsyncStream<RasWatchEvent> {
-        let id = allocateID()
-        let (stream, continuation) = AsyncStream<RasWatchEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        watchStreams[id] = continuation
-        continuation.onTermination = { [weak self] _ in Task { await self?.unsubscribe(id) } }
-        do throws(RasError) {
-            _ = try await request(Frame(op: Frame.Operation.watch.rawValue), id: id)
-            return stream
-        } catch {
-            watchStreams.removeValue(forKey: id)?.finish()
-            throw error
-        }
+        try await watchStream { self.watchStreams[$0] = $1 }
     }
 
     // MARK: Plumbing
