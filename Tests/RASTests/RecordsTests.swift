@@ -1,4 +1,5 @@
 import Foundation
+import Hayes
 import Testing
 import RAS
 
@@ -110,14 +111,28 @@ struct RecordsTests {
         let json = try jsonObject(connection)
         #expect(Set(json.keys) == [
             "handle", "entryName", "deviceType", "deviceName", "phonebookPath", "phoneNumber", "state", "stateCode",
-            "error", "errorName", "errorMessage",
+            "error", "errorName", "errorMessage", "direction",
         ])
+        #expect(json["direction"] as? String == "outgoing")
         #expect(json["handle"] as? String == "0x00000003")
         #expect(json["state"] as? String == "ConnectDevice")
         #expect(json["stateCode"] as? Int == 2)
         #expect(json["error"] as? Int == 0)
         #expect(json["phonebookPath"] as? String == "/etc/swift-ras/rasphone.pbk")
         #expect(try JSONDecoder().decode(RasConnection.self, from: JSONEncoder().encode(connection)) == connection)
+
+        var incoming = connection
+        incoming.direction = .incoming
+        incoming.callerID = CallerID(number: "5551234", name: "JOHN DOE", form: .clip)
+        let answered = try jsonObject(incoming)
+        #expect(answered["direction"] as? String == "incoming")
+        #expect((answered["callerID"] as? [String: Any])?["number"] as? String == "5551234")
+        #expect(try JSONDecoder().decode(RasConnection.self, from: JSONEncoder().encode(incoming)) == incoming)
+        // A record from before directions existed reads as outgoing.
+        var old = try jsonObject(connection)
+        old["direction"] = nil
+        let decoded = try JSONDecoder().decode(RasConnection.self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(decoded.direction == .outgoing && decoded.callerID == nil)
 
         let entryless = RasConnection(
             handle: RasConnectionHandle(rawValue: 4), entryName: ".5551234", deviceName: "/dev/ttyACM0",
