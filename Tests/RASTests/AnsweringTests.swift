@@ -4,6 +4,7 @@ import Hayes
 import RAS
 import Serial
 import Synchronization
+import SystemIO
 import Testing
 import TestSupport
 
@@ -269,6 +270,9 @@ struct AnsweringTests {
             _ = try await bench.manager.dial(.number("5551234", device: bench.lab.port()))
         }
         #expect(try await bench.listen().entryName == "Line", "a second listen is the same line")
+        await #expect(throws: RasError.accessDenied) {
+            _ = try await bench.manager.stopListening(entryName: "Line", caller: ProcessIdentity.userID &+ 4242)
+        }
         bench.ring()
         let handle = try #require(await bench.answered())
         #expect(await ModemLab.collect(try await bench.manager.notifications(for: handle)).last?.state == .connected)
@@ -296,6 +300,52 @@ struct AnsweringTests {
             _ = try await bench.manager.listen(RasListenParameters(entryName: "BadPolicy", phonebookPath: path))
         }
         #expect(await bench.manager.enumListeners().isEmpty)
+        await bench.finish()
+    }
+
+    @Test("caller ID split across reads, with noise and junk between the rings, is read whole; the call is answered")
+    func callerIDSplitAndNoisy() async throws {
+        // A scripted modem on a bare pty: it answers every command line with OK, and the
+        // test writes the rings and the caller ID in pieces, with noise between them.
+        let modem = try PseudoTerminal()
+        let responder = Task {
+            var pending: [UInt8] = []
+            while !Task.isCancelled {
+                let bytes = (try? modem.readNow()) ?? []
+                pending += bytes
+                while let end = pending.firstIndex(of: 13) {
+                    let line = String(decoding: pending[..<end], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                    pending.removeSubrange(...end)
+                    guard line.uppercased().hasPrefix("AT") else { continue }
+                    let reply = line.uppercased() == "ATA" ? "\r\nCONNECT 33600\r\n" : "\r\nOK\r\n"
+                    _ = try? modem.writeNow(Array(reply.utf8))
+                }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        defer {
+            responder.cancel()
+            modem.close()
+        }
+        let bench = try await ListenBench(["RejectCallers=private"], port: modem.slavePath)
+        try await bench.listenAndWait()
+        let pieces = ["\r\nRING\r\n", "\r\n\u{7}#!noise\r\n", "\r\nDA", "TE = 1205\r\n\r\nTI", "ME = 1530\r\n",
+                      "\r\nNMBR = 555", "1234\r\n", "\r\n+++ATH0 junk\r\n", "\r\nNAME = JOHN ", "DOE\r\n"]
+        for piece in pieces {
+            _ = try modem.writeNow(Array(piece.utf8))
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        let handle = try #require(await bench.answered())
+        let caller = try await bench.manager.connectStatus(handle).callerID
+        #expect(caller?.number == "5551234" && caller?.name == "JOHN DOE" && caller?.hour == 15 && caller?.day == 5,
+                "\(String(describing: caller))")
+        #expect(await ModemLab.collect(try await bench.manager.notifications(for: handle)).last?.state == .connected)
+        _ = try modem.writeNow(Array("\r\nNO CARRIER\r\n".utf8))
+        #expect(await TestSupport.eventually { (try? await bench.manager.connectStatus(handle).error) == .remoteDisconnection })
+        #expect(await bench.waitForLine("idle") != nil, "re-armed")
+        #expect(try await bench.lab.hangUpAndWait(handle) != nil)
+        _ = try await bench.manager.stopListening(entryName: "Line")
+        #expect(await TestSupport.eventually { await bench.manager.enumListeners().isEmpty })
         await bench.finish()
     }
 }
