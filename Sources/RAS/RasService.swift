@@ -147,3 +147,38 @@ public protocol RasService: Sendable {
     /// Connected/disconnected/removed events for every connection, from now on.
     func connectionEvents() async throws(RasError) -> AsyncStream<RasConnectionEvent>
 }
+
+extension RasService {
+    /// Waits until `handle` is gone — its status answers ``RasError/invalidHandle`` (6), the
+    /// RAS way to know a teardown is complete — asking every `interval`, for at most `timeout`.
+    /// - Throws: 753 ``RasError/hangupFailed`` when it is still there after `timeout`; any
+    ///   other error of ``connectStatus(_:)`` (711 when the daemon went away).
+    public func waitUntilDeleted(
+        _ handle: RasConnectionHandle, timeout: Duration = .seconds(60), interval: Duration = .milliseconds(20)
+    ) async throws(RasError) {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do throws(RasError) {
+                _ = try await connectStatus(handle)
+            } catch where error == .invalidHandle {
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                throw RasError.hangupFailed.with(detail: "connection \(handle) is still there after \(timeout)")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Hangs `handle` up and waits until it is gone (``waitUntilDeleted(_:timeout:interval:)``):
+    /// the modem on-hook, the port closed and unlocked. A handle already gone is fine.
+    /// - Throws: 5 when the caller may not hang it up; 753 when it is still there after `timeout`.
+    public func hangUpAndWait(_ handle: RasConnectionHandle, timeout: Duration = .seconds(60)) async throws(RasError) {
+        do throws(RasError) {
+            try await hangUp(handle)
+        } catch where error == .invalidHandle {
+            return
+        }
+        try await waitUntilDeleted(handle, timeout: timeout)
+    }
+}

@@ -332,14 +332,7 @@ struct Actions: Sendable {
     }
 
     private func pollUntilGone(_ handle: RasConnectionHandle, client: RASClient) async throws(RasError) {
-        while true {
-            do throws(RasError) {
-                _ = try await client.connectStatus(handle)
-            } catch where error == .invalidHandle {
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        try await client.waitUntilDeleted(handle, timeout: Self.hangUpTimeout)
     }
 
     private func stillThere(_ handle: RasConnectionHandle) -> RasError {

@@ -24,11 +24,7 @@ struct ReadmeExampleTests {
             seen.append(notification)
             if notification.state == .connected || notification.state == .disconnected { break }
         }
-        try await ras.hangUp(dial.handle)                  // a failed dial must be hung up too
-        while true {                                       // gone only once status answers 6
-            do { _ = try await ras.connectStatus(dial.handle) } catch { if error == .invalidHandle { break } }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await ras.hangUpAndWait(dial.handle)            // a failed dial must be hung up too; gone once status answers 6
         #expect(!bank.modems[0].isOffHook)
         await bank.stop()
 
