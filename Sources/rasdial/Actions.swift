@@ -215,14 +215,11 @@ struct Actions: Sendable {
         return listing.problems.isEmpty
     }
 
-    /// `rasdial --devices`: the devices the daemon knows (`RasEnumDevices`), or `No devices`
-    /// when no daemon runs (only the daemon discovers modems; listing never starts one).
+    /// `rasdial --devices`: the devices the daemon knows (`RasEnumDevices`). Only the daemon
+    /// discovers modems, so one is started when none runs, as for a dial; its answer waits
+    /// for the probes in progress.
     func devices() async throws(RasError) {
-        guard let client = try await Daemon.connectIfRunning(socketPath) else {
-            output.note("rasmand is not running at \(socketPath); it is what discovers the modems")
-            output.devices([])
-            return
-        }
+        let client = try await Daemon.connect(socketPath, startIfNeeded: true)
         output.devices(try await client.enumDevices())
     }
 

@@ -27,8 +27,8 @@ struct RasDialCommand: ParsableCommand {
             """,
         discussion: """
             Every form takes --json (one JSON object per line) and --socket (default: $RAS_SOCKET, \
-            else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock). Dialing \
-            and --watch start rasmand (the one next to rasdial, or $RASMAND) when none answers; \
+            else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock). Dialing, \
+            --listen, --devices and --watch start rasmand (the one next to rasdial, or $RASMAND) when none answers; \
             $RASMAND_OPTIONS adds options to it. Ctrl-C (SIGINT, SIGTERM, SIGHUP) during a dial hangs it \
             up (error 631); while dialing or hanging up, rasdial then waits at most 5 s and leaves what \
             is unfinished to rasmand (error 631, naming the handle); a second Ctrl-C exits at once. Exit status: \
@@ -62,7 +62,7 @@ struct RasDialCommand: ParsableCommand {
     @Flag(help: "List the phonebook entries.")
     var entries = false
 
-    @Flag(help: "List the modems and serial ports rasmand knows: name, path, identity, and whether (and how) they were probed.")
+    @Flag(help: "List the modems and serial ports rasmand knows (starting it if none runs): name, path, identity, and whether (and how) they were probed.")
     var devices = false
 
     @Flag(help: "Print connection events (connected, disconnected, reconnecting, removed) and listening lines' events (ring, caller-id, answer, reject) until interrupted.")

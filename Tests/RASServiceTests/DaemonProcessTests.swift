@@ -92,6 +92,21 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test func rasdialDevicesStartsTheDaemon() async throws {
+        try await Bench.run("devices-autostart") { bench in
+            let modems = try await bench.startFakeModems()
+            #expect(!FileManager.default.fileExists(atPath: bench.socket))
+            let options = (["--no-discovery", "--device", modems.links[0], "--lock-dir", bench.lockDir] + Bench.daemonTimings)
+                .joined(separator: " ")
+            let listing = try await bench.rasdial(["--devices", "--json"], environment: ["RASMAND_OPTIONS": options])
+            #expect(listing.status == 0, "stderr: \(listing.stderr)")
+            let server = try await bench.client().hello()
+            bench.adoptDaemon(pid: server.pid)
+            #expect(listing.objects.contains { $0["path"] as? String == modems.links[0] }, "\(listing.stdout)")
+            #expect(!listing.stderr.contains("not running"), "a new user gets the devices, not a note: \(listing.stderr)")
+        }
+    }
+
     @Test func failedDialKeepsItsHandleUntilHungUp() async throws {
         try await Bench.run("busy") { bench in
             let modems = try await bench.startFakeModems()
