@@ -153,6 +153,14 @@ public final class UnixSocketListener: Sendable {
     /// The socket path.
     public let path: String
     private let descriptor: Descriptor
+    /// Whether ``close()`` removes the socket file (not for an adopted socket: its owner's).
+    private let ownsPath: Bool
+
+    init(descriptor: Descriptor, path: String, ownsPath: Bool) {
+        self.descriptor = descriptor
+        self.path = path
+        self.ownsPath = ownsPath
+    }
 
     /// Binds and listens.
     /// - Parameters:
@@ -162,6 +170,7 @@ public final class UnixSocketListener: Sendable {
     /// - Throws: `.inUse` if a live process listens there already; `.system` otherwise.
     public init(path: String, permissions: UInt32 = 0o600, group: String? = nil) throws(SystemError) {
         self.path = path
+        ownsPath = true
         // Clients connect by this path, so it must fit `sun_path` (108 bytes with its NUL).
         guard !path.isEmpty, path.utf8.count < 108 else {
             throw .system(call: "bind", path: path, errno: .fileNameTooLong)
@@ -245,8 +254,8 @@ public final class UnixSocketListener: Sendable {
     /// Whether ``close()`` was called.
     public var isClosed: Bool { descriptor.isClosed }
 
-    /// Stops listening and removes the socket file. Twice is harmless.
+    /// Stops listening and removes the socket file (one it bound itself). Twice is harmless.
     public func close() {
-        descriptor.close { _ in _ = unlink(path) }
+        descriptor.close { [ownsPath, path] _ in if ownsPath { _ = unlink(path) } }
     }
 }

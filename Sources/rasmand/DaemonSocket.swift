@@ -26,6 +26,38 @@ struct DaemonSocket {
     /// Takes the lock and binds the socket. Exits (status 1) when another daemon has it.
     func open() async throws -> (FileLock, UnixSocketListener) {
         try makeParentFolder()
+        let lock = try await takeLock()
+        do {
+            return (lock, try await bind())
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    /// Socket activation: adopts the listening socket systemd passed as `fd` (bound, with
+    /// its mode and group, by the socket unit) and takes the lock beside it, so that a
+    /// daemon started by hand on the same path still finds it running. Exits (status 1) when
+    /// `fd` is not a listening Unix socket or another daemon holds the lock.
+    static func adopt(_ fd: Int32, logger: Logger) async throws -> (FileLock, UnixSocketListener) {
+        let listener: UnixSocketListener
+        do {
+            listener = try UnixSocketListener(adopting: fd)
+        } catch {
+            complain("systemd passed descriptor \(fd), which is not a listening Unix socket: \(error)")
+            throw ExitCode(1)
+        }
+        let socket = DaemonSocket(path: listener.path, isSystem: false, mode: 0, group: nil, logger: logger)
+        do {
+            return (try await socket.takeLock(), listener)
+        } catch {
+            listener.close()
+            throw error
+        }
+    }
+
+    /// Takes `<socket>.lock`, or exits (status 1) naming the daemon that holds it.
+    private func takeLock() async throws -> FileLock {
         let lockPath = path + ".lock"
         let lock: FileLock
         do {
@@ -41,12 +73,7 @@ struct DaemonSocket {
             complain("cannot lock \(lockPath): \(error)")
             throw ExitCode(1)
         }
-        do {
-            return (lock, try await bind())
-        } catch {
-            lock.release()
-            throw error
-        }
+        return lock
     }
 
     private func bind() async throws -> UnixSocketListener {

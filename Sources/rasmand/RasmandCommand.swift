@@ -17,8 +17,8 @@ struct RasmandCommand: AsyncParsableCommand {
         commandName: "rasmand",
         abstract: "The swift-ras connection manager: dials modems and serves the RAS API on a Unix socket.",
         discussion: """
-            Socket: --socket, else $RAS_SOCKET, else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else \
-            /run/swift-ras/rasmand.sock. Prints 'ready <socket>' on stdout once it accepts clients, \
+            Socket: the one systemd passes (socket activation: LISTEN_FDS, LISTEN_PID), else --socket, \
+            else $RAS_SOCKET, else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock. Prints 'ready <socket>' on stdout once it accepts clients, \
             logs to stderr, and on SIGTERM, SIGINT or SIGHUP hangs up every connection, removes the \
             socket and exits 0 (1 if a connection could not be torn down in time). Exits 1 when \
             another rasmand already serves the socket ('already running (pid N)') or the socket \
@@ -153,13 +153,32 @@ struct RasmandCommand: AsyncParsableCommand {
             logger.debug("detached", metadata: ["newSession": "\(newSession)"])
         }
 
-        let socketPath = absolute(socket ?? SocketLocation.defaultPath())
-        let isSystemSocket = ProcessIdentity.effectiveUserID == 0 && socketPath == SocketLocation.systemPath
-        let setup = DaemonSocket(
-            path: socketPath, isSystem: isSystemSocket,
-            mode: socketMode.flatMap { UInt32($0, radix: 8) } ?? (isSystemSocket ? 0o660 : 0o600),
-            group: socketGroup ?? (isSystemSocket ? "dialout" : nil), logger: logger)
-        let (lock, listener) = try await setup.open()
+        var socketPath = absolute(socket ?? SocketLocation.defaultPath())
+        let lock: FileLock, listener: UnixSocketListener
+        let activated = SocketActivation.takeListeningDescriptors()
+        if let fd = activated.first {
+            // Socket activation: systemd bound the socket (its mode and group are the socket
+            // unit's) and keeps it across restarts; rasmand serves it and leaves it in place.
+            guard activated.count == 1 else {
+                complain("systemd passed \(activated.count) sockets; rasmand serves one (ListenStream= once)")
+                throw ExitCode(1)
+            }
+            (lock, listener) = try await DaemonSocket.adopt(fd, logger: logger)
+            if socket != nil, listener.path != socketPath {
+                logger.warning("--socket differs from the socket systemd passed; serving systemd's", metadata: [
+                    "socket": "\(listener.path)", "--socket": "\(socketPath)",
+                ])
+            }
+            socketPath = listener.path
+            logger.notice("socket activation: serving the socket systemd passed", metadata: ["socket": "\(socketPath)", "fd": "\(fd)"])
+        } else {
+            let isSystemSocket = ProcessIdentity.effectiveUserID == 0 && socketPath == SocketLocation.systemPath
+            let setup = DaemonSocket(
+                path: socketPath, isSystem: isSystemSocket,
+                mode: socketMode.flatMap { UInt32($0, radix: 8) } ?? (isSystemSocket ? 0o660 : 0o600),
+                group: socketGroup ?? (isSystemSocket ? "dialout" : nil), logger: logger)
+            (lock, listener) = try await setup.open()
+        }
 
         var settings = daemonSettings()
         settings.runtimeDirectory = (socketPath as NSString).deletingLastPathComponent

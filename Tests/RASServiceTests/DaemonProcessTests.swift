@@ -1,6 +1,7 @@
 import Foundation
 import RAS
 import RASService
+import Synchronization
 import SystemIO
 import TestSupport
 import Testing
@@ -104,6 +105,42 @@ struct DaemonProcessTests {
             bench.adoptDaemon(pid: server.pid)
             #expect(listing.objects.contains { $0["path"] as? String == modems.links[0] }, "\(listing.stdout)")
             #expect(!listing.stderr.contains("not running"), "a new user gets the devices, not a note: \(listing.stderr)")
+        }
+    }
+
+    /// systemd's own `systemd-socket-activate` binds the socket and execs rasmand with it as
+    /// fd 3 on the first connection, as a socket unit does.
+    @Test func socketActivation() async throws {
+        guard let tool = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
+            .first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            print("skipped socket activation: systemd-socket-activate is not installed (.ci/run installs systemd)")
+            return
+        }
+        try await Bench.run("activation") { bench in
+            let modems = try await bench.startFakeModems()
+            // Spawned with SystemIO's ChildProcess (reaped through a pidfd): started with
+            // Foundation's Process, the rasdial children started after it were left as zombies
+            // here (Foundation never saw them exit).
+            let environment = ProcessInfo.processInfo.environment.filter { $0.key != "RAS_SOCKET" && $0.key != "RASMAND_OPTIONS" }
+                .map { "\($0.key)=\($0.value)" }
+            let daemon = try ChildProcess(
+                executable: tool,
+                arguments: ["-l", bench.socket, try Binaries.url("rasmand").path] + bench.daemonArguments + ["--no-discovery"],
+                environment: environment)
+            let log = LogCollector(daemon)
+            defer { daemon.send(SIGKILL) }
+            #expect(await TestSupport.eventually { FileManager.default.fileExists(atPath: bench.socket) })
+            let dial = try await bench.rasdial(["--device", modems.links[0], "--phone", "5551234"])
+            #expect(dial.status == 0, "stderr: \(dial.stderr), daemon: \(log.text)")
+            let server = try await bench.client().hello()
+            #expect(server.pid == daemon.pid, "the activator exec'd rasmand with the socket")
+            daemon.send(SIGTERM)
+            let end = await daemon.waitForExit(deadline: .now + .seconds(30))
+            #expect(end == .exited(0), "\(log.text)")
+            #expect(await TestSupport.eventually { log.text.contains("socket activation") }, "\(log.text)")
+            #expect(await modems.waitForEvent("on-hook"), "the connection was hung up on shutdown")
+            #expect(FileManager.default.fileExists(atPath: bench.socket), "the socket is systemd's: left in place")
+            #expect(bench.lockFiles.isEmpty)
         }
     }
 
@@ -560,4 +597,24 @@ struct DaemonProcessTests {
             #expect(json.objects.contains { ($0["transcript"] as? [String])?.contains { $0.contains("on-hook") } == true })
         }
     }
+}
+
+/// Collects a child's output in the background.
+final class LogCollector: Sendable {
+    private final class Box: Sendable {
+        let text = Mutex("")
+    }
+
+    private let box = Box()
+
+    init(_ child: ChildProcess) {
+        let box = self.box
+        Task {
+            while let bytes = try? await child.readOutput(deadline: nil) {
+                box.text.withLock { $0 += String(decoding: bytes, as: UTF8.self) }
+            }
+        }
+    }
+
+    var text: String { box.text.withLock { $0 } }
 }
