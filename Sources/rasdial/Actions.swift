@@ -202,7 +202,9 @@ struct Actions: Sendable {
     func entries(phonebookPath: String?) throws(RasError) -> Bool {
         let listing = try PhonebookSearchPath().entryListing(phonebookPath: phonebookPath)
         if output.json {
-            listing.entries.forEach(output.object)
+            // The listing as one array (valid JSON also when empty); each problem after it
+            // as an error object, as errors are everywhere.
+            output.object(listing.entries)
             listing.problems.map(ProblemRecord.init).forEach(output.object)
         } else {
             if !listing.entries.isEmpty {

@@ -2,7 +2,7 @@ import Foundation
 import Hayes
 import RAS
 
-/// What `rasdial` prints: plain text, or with `--json` one JSON object per line on stdout
+/// What `rasdial` prints: plain text, or with `--json` a listing as one JSON array and anything else one JSON object per line on stdout
 /// (errors included, as `{"error":NNN,"errorName":…,"errorMessage":…}`).
 struct Output: Sendable {
     /// Whether to print JSON.
@@ -82,10 +82,11 @@ struct Output: Sendable {
         }
     }
 
-    /// Records as one object each (JSON), or a table under `header`, or `none` when empty.
+    /// Records as one JSON array on one line (`[]` when empty: a listing is always valid
+    /// JSON), or a table under `header`, or `none` when empty.
     private func list<Item: Encodable>(_ items: [Item], none: String, header: [String], row: (Item) -> [String]) {
         guard !json else {
-            items.forEach(object)
+            object(items)
             return
         }
         guard !items.isEmpty else {

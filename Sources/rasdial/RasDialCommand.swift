@@ -26,7 +26,7 @@ struct RasDialCommand: ParsableCommand {
             rasdial --demo
             """,
         discussion: """
-            Every form takes --json (one JSON object per line) and --socket (default: $RAS_SOCKET, \
+            Every form takes --json (a listing is one JSON array, [] when empty; the rest one JSON object per line) and --socket (default: $RAS_SOCKET, \
             else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock). Dialing, \
             --listen, --devices and --watch start rasmand (the one next to rasdial, or $RASMAND) when none answers; \
             $RASMAND_OPTIONS adds options to it. Ctrl-C (SIGINT, SIGTERM, SIGHUP) during a dial hangs it \
@@ -80,7 +80,7 @@ struct RasDialCommand: ParsableCommand {
     @Flag(help: "Run a self-contained demo: a fake modem, a private rasmand, a dial, a listing and a hang-up.")
     var demo = false
 
-    @Flag(help: "Print one JSON object per line (errors too).")
+    @Flag(help: "Print JSON: a listing as one array ([] when empty), anything else one object per line (errors too).")
     var json = false
 
     @Option(help: ArgumentHelp("The rasmand socket.", valueName: "path"))

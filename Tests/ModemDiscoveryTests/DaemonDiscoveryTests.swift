@@ -43,7 +43,7 @@ struct DaemonDiscoveryTests {
 
             let json = try await daemon.rasdial(["--devices", "--json"])
             #expect(json.status == 0, "\(json.stderr)")
-            let devices = try json.lines.map { try JSONDecoder().decode(RasDevice.self, from: Data($0.utf8)) }
+            let devices = try JSONDecoder().decode([RasDevice].self, from: Data(json.stdout.utf8))
             #expect(devices.map(\.path) == [
                 "/dev/ttyACM0", "/dev/ttyACM1", "/dev/ttyS0", "/dev/ttyUSB0", "/dev/ttyUSB1", "/dev/ttyUSB2",
                 "/dev/ttyUSB3", "/dev/ttyUSB4", "/dev/ttyUSB5",
@@ -223,7 +223,7 @@ struct DaemonDiscoveryTests {
     static func devices(_ daemon: DaemonHarness) async throws -> [RasDevice] {
         let output = try await daemon.rasdial(["--devices", "--json"])
         #expect(output.status == 0, "\(output.stderr)")
-        return try output.lines.map { try JSONDecoder().decode(RasDevice.self, from: Data($0.utf8)) }
+        return try JSONDecoder().decode([RasDevice].self, from: Data(output.stdout.utf8))
     }
 
     /// The first notification satisfying `predicate`, waiting at most the harness's

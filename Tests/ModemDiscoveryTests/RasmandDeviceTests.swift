@@ -60,7 +60,7 @@ struct RasmandDeviceTests {
 
         let listing = try await rasdial(["--devices", "--json"])
         #expect(listing.status == 0, "\(listing.stderr)")
-        let devices = try listing.lines.map { try JSONDecoder().decode(RasDevice.self, from: Data($0.utf8)) }
+        let devices = try JSONDecoder().decode([RasDevice].self, from: Data(listing.stdout.utf8))
         #expect(devices.map(\.deviceName) == ["office-modem", "ttyS9"])
         #expect(devices.map(\.path) == [link, "/dev/ttyS9"])
         #expect(devices.allSatisfy { $0.probe == .notProbed && !$0.probed && $0.detail?.contains("--device") == true })

@@ -108,6 +108,29 @@ struct DaemonProcessTests {
         }
     }
 
+    @Test func jsonListingsAreValidJSONEvenWhenEmpty() async throws {
+        try await Bench.run("empty-json") { bench in
+            for arguments in [["--json"], ["--listeners", "--json"]] {
+                let none = try await bench.rasdial(arguments)
+                #expect(none.status == 0 && none.stdout == "[]\n", "no daemon, \(arguments): \(none.stdout)")
+            }
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon(extra: ["--no-discovery"])
+            for arguments in [["--json"], ["--listeners", "--json"], ["--devices", "--json"]] {
+                let listing = try await bench.rasdial(arguments)
+                #expect(listing.status == 0 && listing.lines.count == 1, "\(arguments): \(listing.stdout)")
+                #expect((try? JSONSerialization.jsonObject(with: Data(listing.stdout.utf8))) is [Any], "one JSON array")
+            }
+            #expect(try await bench.rasdial(["--json"]).stdout == "[]\n")
+            let empty = bench.folder + "/empty.pbk"
+            try "".write(toFile: empty, atomically: true, encoding: .utf8)
+            #expect(try await bench.rasdial(["--entries", "--phonebook", empty, "--json"]).stdout == "[]\n")
+            _ = try await bench.rasdial(["--device", modems.links[0], "--phone", "5551234"])
+            let one = try await bench.rasdial(["--json"])
+            #expect((try? JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [[String: Any]])?.count == 1)
+        }
+    }
+
     /// systemd's own `systemd-socket-activate` binds the socket and execs rasmand with it as
     /// fd 3 on the first connection, as a socket unit does.
     @Test func socketActivation() async throws {
@@ -591,7 +614,7 @@ struct DaemonProcessTests {
 
             let json = try await bench.rasdial(["--demo", "--json"])
             #expect(json.status == 0, "stderr: \(json.stderr)")
-            #expect(json.lines.count == json.objects.count)
+            #expect(json.isJSONLines && !json.lines.isEmpty)
             #expect(json.objects.contains { $0["state"] as? String == "Connected" })
             #expect(json.objects.contains { $0["hungUp"] as? Bool == true })
             #expect(json.objects.contains { ($0["transcript"] as? [String])?.contains { $0.contains("on-hook") } == true })

@@ -123,9 +123,19 @@ struct CommandResult {
     let stdout: String
     let stderr: String
     var lines: [String] { stdout.split(separator: "\n").map(String.init) }
-    /// stdout's lines parsed as JSON objects.
+    /// stdout's lines parsed as JSON objects; a line that is an array (a listing) gives its
+    /// elements.
     var objects: [[String: Any]] {
-        lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        lines.flatMap { line -> [[String: Any]] in
+            let value = try? JSONSerialization.jsonObject(with: Data(line.utf8))
+            if let object = value as? [String: Any] { return [object] }
+            return value as? [[String: Any]] ?? []
+        }
+    }
+
+    /// Whether every line of stdout is one valid JSON value.
+    var isJSONLines: Bool {
+        lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }
     }
 }
 
