@@ -34,14 +34,18 @@ public struct Phonebook: Sendable, Equatable {
     }
 
     /// Parses phonebook text.
-    /// - Parameter source: names the file in error details (usually its path).
+    /// - Parameters:
+    ///   - text: the phonebook's contents.
+    ///   - source: names the file in error details (usually its path).
     /// - Throws: 625 ``RasError/corruptPhonebook`` naming the line and the problem.
     public init(text: String, source: String? = nil) throws(RasError) {
         try self.init(data: Data(text.utf8), source: source)
     }
 
     /// Parses phonebook bytes.
-    /// - Parameter source: names the file in error details (usually its path).
+    /// - Parameters:
+    ///   - data: the file's bytes (UTF-8, with or without a byte-order mark).
+    ///   - source: names the file in error details (usually its path).
     /// - Throws: 622 ``RasError/cannotLoadPhonebook`` for UTF-16/UTF-32 text, NUL bytes or
     ///   invalid UTF-8; 625 ``RasError/corruptPhonebook`` naming the line and the problem.
     public init(data: Data, source: String? = nil) throws(RasError) {
@@ -182,8 +186,11 @@ public struct Phonebook: Sendable, Equatable {
     }
 
     /// Loads the phonebook at `path`, lets `body` change it, and writes it back atomically.
-    /// - Parameter createIfMissing: start from an empty phonebook when `path` does not exist.
-    /// - Throws: the ``RasError``s of ``load(from:)`` and ``write(to:)``, or whatever `body`
+    /// - Parameters:
+    ///   - path: the phonebook file.
+    ///   - createIfMissing: start from an empty phonebook when `path` does not exist.
+    ///   - body: changes the phonebook.
+    /// - Throws: the ``RasError``s of ``load(from:requester:)`` and ``write(to:)``, or whatever `body`
     ///   throws (then nothing is written).
     public static func modify(at path: String, createIfMissing: Bool = false,
                               _ body: (inout Phonebook) throws -> Void) throws {

@@ -60,7 +60,7 @@ public struct RasDevice: Sendable, Equatable, Codable {
         self.detail = detail
     }
 
-    /// Whether `name` names this device (``DeviceDesignation``).
+    /// Whether `name` names this device (`Serial.DeviceDesignation`'s rule).
     public func answers(to name: String) -> Bool {
         DeviceDesignation.matches(name, name: deviceName, path: path, links: links)
     }

@@ -142,7 +142,7 @@ public struct RasDialPlan: Sendable, Equatable {
 public struct RasDialSettings: Sendable, Equatable {
     /// The dial prefix when the entry has none: `ATDT` (tone).
     public static let defaultDialPrefix = "ATDT"
-    /// The init string when the entry has none: ``ModemSession/defaultInitString``.
+    /// The init string when the entry has none: `ModemSession.defaultInitString` (Hayes).
     public static let defaultInitString = ModemSession.defaultInitString
     /// The prefix before a country code when the entry has none: `00`.
     public static let defaultInternationalPrefix = "00"
@@ -225,6 +225,7 @@ public struct RasDialSettings: Sendable, Equatable {
     }
 
     /// The settings of a phonebook entry, defaults filling the gaps.
+    /// - Parameter entry: the phonebook entry.
     /// - Parameter phoneNumberOverride: dialed as is (no dialing rules) when not `nil` or empty.
     /// - Throws: 749 ``RasError/badPhoneNumber`` when there is neither an override nor a `PhoneNumber`.
     public init(entry: PhonebookEntry, phoneNumberOverride: String? = nil) throws(RasError) {

@@ -29,7 +29,7 @@ public struct RasListenSettings: Sendable, Equatable {
     /// Which callers are answered (`AllowCallers`, `RejectCallers`).
     public var policy: CallerPolicy
     /// The command that turns caller ID on (`CallerIDInit`); `nil`: chosen from the modem's
-    /// identity (``CallerIDEnable``); an empty string: caller ID is not turned on.
+    /// identity (`CallerIDEnable`, Hayes); an empty string: caller ID is not turned on.
     public var callerIDInit: String?
     /// How long an ended incoming call stays listed (`IncomingRetentionSeconds`).
     public var retention: Duration

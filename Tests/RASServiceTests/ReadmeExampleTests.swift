@@ -9,6 +9,18 @@ import TestSupport
 /// takes a private lock directory, so the test touches nothing outside its temp folder.
 @Suite("README example")
 struct ReadmeExampleTests {
+    @Test("the DocC article 'Getting started' shows the same example as README.md")
+    func articleMatchesReadme() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        func firstSwiftBlock(_ file: String) throws -> Substring? {
+            let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
+            return text.firstMatch(of: /```swift\n[\s\S]*?```/)?.output
+        }
+        let readme = try #require(try firstSwiftBlock("README.md"))
+        #expect(try firstSwiftBlock("Sources/RAS/RAS.docc/GettingStarted.md") == readme)
+        #expect(readme.contains("hangUpAndWait"), "the example this suite runs")
+    }
+
     @Test("dial the fake modem in-process and hang up following the RAS rules")
     func readmeExample() async throws {
         let locks = try TestSupport.temporaryDirectory("readme")
