@@ -33,3 +33,9 @@ public enum ProcessIdentity {
         return buffer[paren + 2] != UInt8(ascii: "Z")
     }
 }
+
+/// Facts about the process's terminal.
+public enum TerminalInfo {
+    /// Whether descriptor `fd` (1: stdout) is a terminal.
+    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+}

@@ -226,13 +226,18 @@ struct Actions: Sendable {
     }
 
     /// `rasdial --watch`: connection events until SIGINT, SIGTERM or SIGHUP, which end it
-    /// at once, even while rasmand has not answered the `watch` request.
+    /// at once, even while rasmand has not answered the `watch` request. On a terminal (and
+    /// without `--json`) a live table (``LiveWatch``); otherwise one line per event.
     func watch() async throws(RasError) {
         let client = try await Daemon.connect(socketPath, startIfNeeded: true)
         let signals = signalGuard { nil }
         defer { signals.stop() }
         try await signals.run(grace: .zero, expired: { _ in .success(()) }) { () async throws(RasError) in
             let events = try await client.watch()
+            if !output.json, TerminalInfo.isTerminal(1) {
+                await LiveWatch(client: client, output: output, socketPath: socketPath).run(events)
+                throw RasError.connectionManagerUnavailable.with(detail: "rasmand at \(socketPath) went away")
+            }
             output.text("Watching connections on \(socketPath) (Ctrl-C to stop)...")
             output.object(EventRecord(event: "watching", connection: nil, socket: socketPath))
             for await event in events {

@@ -51,6 +51,12 @@ struct Output: Sendable {
     /// `answer Gateway 0x00000003 5551234`, `reject Gateway 5551234 (RejectCallers matches '555*')`,
     /// or the object `{"event":"ring",…}`.
     func lineEvent(_ event: RasListenerEvent) {
+        text(Self.lineEventText(event))
+        object(LineEventRecord(event))
+    }
+
+    /// A listening line's event as one line of text (see ``lineEvent(_:)``).
+    static func lineEventText(_ event: RasListenerEvent) -> String {
         var words = [event.kind.rawValue, event.entryName]
         switch event.kind {
         case .ring: words.append("\(event.rings ?? 0)")
@@ -63,8 +69,7 @@ struct Output: Sendable {
             words.append(event.error.map { "error \($0.code): \($0.detail ?? $0.message)" } ?? "")
         case .listening, .stopped: words.append(event.deviceName)
         }
-        text(words.joined(separator: " "))
-        object(LineEventRecord(event))
+        return words.joined(separator: " ")
     }
 
     /// A caller as text: the number (or private / unavailable / unknown), and the name in quotes.
@@ -159,20 +164,24 @@ struct Output: Sendable {
 
     /// Rows padded into columns.
     func table(_ rows: [[String]]) {
+        for line in Self.columns(rows) { write(line) }
+    }
+
+    /// Rows padded into columns, as lines.
+    static func columns(_ rows: [[String]]) -> [String] {
         let widths = rows.reduce(into: [Int]()) { widths, row in
             for (index, cell) in row.enumerated() {
                 if index < widths.count { widths[index] = max(widths[index], cell.count) } else { widths.append(cell.count) }
             }
         }
-        for row in rows {
-            let cells = row.enumerated().map { index, cell in
+        return rows.map { row in
+            row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }
-            write(cells.joined(separator: "  "))
+            }.joined(separator: "  ")
         }
     }
 
-    private func write(_ line: String) {
+    func write(_ line: String) {
         try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 

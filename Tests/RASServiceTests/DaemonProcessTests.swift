@@ -108,6 +108,37 @@ struct DaemonProcessTests {
         }
     }
 
+    /// On a terminal (util-linux's `script` gives it one) `--watch` draws a live table.
+    @Test func watchOnATerminalDrawsATable() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            print("skipped the live --watch table: script(1) is not installed (util-linux)")
+            return
+        }
+        try await Bench.run("live-watch") { bench in
+            let modems = try await bench.startFakeModems()
+            _ = try await bench.startDaemon(extra: ["--no-discovery"])
+            #expect(try await bench.rasdial(["--device", modems.links[0], "--phone", "5551234"]).status == 0)
+            let watch = Process()
+            watch.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            watch.arguments = ["-qfec", "timeout -s INT 2.5 \(try Binaries.url("rasdial").path) --watch --socket \(bench.socket)", "/dev/null"]
+            let pipe = Pipe()
+            watch.standardOutput = pipe
+            watch.standardInput = FileHandle.nullDevice
+            try watch.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            watch.waitUntilExit()
+            #expect(output.contains("\u{1B}[H\u{1B}[2J"), "redrawn in place: \(output)")
+            let row = output.split(whereSeparator: \.isNewline).last { $0.hasPrefix("0x00000001") } ?? ""
+            #expect(row.contains("Connected (8192)") && row.contains("115200") && row.contains(" out "), "\(row) in \(output)")
+            #expect(output.contains("HANDLE") && output.contains("RECEIVED"))
+            let piped = try bench.startRasdial(["--watch"])
+            #expect(await TestSupport.eventually { piped.stdout.contains("Watching connections") })
+            #expect(!piped.stdout.contains("\u{1B}["), "not a terminal: plain lines")
+            piped.signal(SIGINT)
+            #expect(try await piped.waitForExit() == 0)
+        }
+    }
+
     @Test func jsonListingsAreValidJSONEvenWhenEmpty() async throws {
         try await Bench.run("empty-json") { bench in
             for arguments in [["--json"], ["--listeners", "--json"]] {
