@@ -93,12 +93,9 @@ extension ConnectionManager {
         if let path, let holder = portOwners[path] {
             throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by \(holder)")
         }
-        let opened = Self.openPort(
-            path: path, access: access, settings: settings.line, options: portOptions(for: settings.line),
-            lockDirectory: configuration.lockDirectory)
-        let port: SerialPort, lock: UUCPLock?
-        switch opened {
-        case .success(let pair): (port, lock) = pair
+        let opened: (port: SerialPort, lock: UUCPLock?, session: ModemSession)
+        switch portOpening(settings.line, access: access, logger: listenerLogger(named: located.entry.name)).open(path) {
+        case .success(let result): opened = result
         case .failure(let error): throw error
         }
         var listener = Listener(
@@ -108,10 +105,9 @@ extension ConnectionManager {
             machine: ListenMachine.State(
                 answerAfterRings: settings.answerAfterRings, policy: settings.policy, recheckEvery: settings.recheck,
                 retryPause: settings.retry, waitsForCallerID: settings.callerIDInit != ""))
-        listener.port = port
-        listener.lock = lock
-        listener.session = ModemSession(
-            port: port, timing: settings.line.modemTiming(base: configuration.timing), logger: listenerLogger(listener))
+        listener.port = opened.port
+        listener.lock = opened.lock
+        listener.session = opened.session
         listeners[key] = listener
         if let path { portOwners[path] = .listener(key) }
         listenerLogger(listener).notice("listening line started", metadata: ["port": "\(path ?? "")"])
@@ -180,19 +176,13 @@ extension ConnectionManager {
                 return
             }
             let settings = listener.settings.line
-            let access = listener.portAccess
-            let lockDirectory = configuration.lockDirectory
-            let options = portOptions(for: settings)
-            let timing = settings.modemTiming(base: configuration.timing)
-            let logger = listenerLogger(listener)
+            let opening = portOpening(settings, access: listener.portAccess, logger: listenerLogger(listener))
             startListenerWork(key) {
                 // Looked up again: a modem plugged back in may have a new path behind its name or link.
                 let path = await self.devicePath(for: settings)
-                let opened = Self.openPort(path: path, access: access, settings: settings, options: options, lockDirectory: lockDirectory)
-                switch opened {
-                case .success(let (port, lock)):
-                    let session = ModemSession(port: port, timing: timing, logger: logger)
-                    await self.listenerPortOpened(key, path: path, port: port, lock: lock, session: session)
+                switch opening.open(path) {
+                case .success(let opened):
+                    await self.listenerPortOpened(key, path: path, port: opened.port, lock: opened.lock, session: opened.session)
                 case .failure(let error):
                     await self.listenerEvent(.portFailed(error), key: key)
                 }
@@ -206,22 +196,15 @@ extension ConnectionManager {
             let logger = listenerLogger(listener)
             startListenerWork(key) {
                 await reader?.value
-                let event: ListenMachine.Event
-                do throws(ModemError) {
+                let outcome = await Self.initialization(ready: ListenMachine.Event.modemReady, deviceFailed: .deviceFailed, failed: { .modemFailed($0) }) {
+                    () async throws(ModemError) in
                     // S0=0 last: whatever the init strings say, this line answers, not the modem.
                     try await session.initialize(initStrings: settings.line.initStrings + ["ATS0=0"], timeout: settings.line.initTimeout)
                     let command = try await Self.enableCallerID(
                         session, settings: settings, known: known, listed: listed, timeout: settings.line.initTimeout, logger: logger)
                     await self.callerIDEnabled(key, command: command)
-                    event = .modemReady
-                } catch .cancelled {
-                    return
-                } catch .port {
-                    event = .deviceFailed
-                } catch {
-                    event = .modemFailed(Self.initError(error))
                 }
-                await self.listenerEvent(event, key: key)
+                if let outcome { await self.listenerEvent(outcome, key: key) }
             }
         case .waitForCalls:
             guard listener.reader == nil, let session = listener.session else { return }
@@ -268,10 +251,7 @@ extension ConnectionManager {
     /// Runs `body` after the line's current step has finished.
     private func startListenerWork(_ key: String, _ body: @escaping @Sendable () async -> Void) {
         let previous = listeners[key]?.work
-        listeners[key]?.work = Task {
-            await previous?.value
-            await body()
-        }
+        listeners[key]?.work = Self.chained(after: previous, body)
     }
 
     private func listenerPortOpened(_ key: String, path: String?, port: SerialPort, lock: UUCPLock?, session: ModemSession) {
@@ -382,11 +362,7 @@ extension ConnectionManager {
         connection.listenerKey = key
         connection.port = port
         connection.session = session
-        let previous = listener.work
-        connection.work = Task {
-            await reader?.value
-            await previous?.value
-        }
+        connection.work = Self.chained(after: listener.work) { await reader?.value }
         connections[handle] = connection
         listeners[key]?.call = handle
         publish(RasListenerEvent(
@@ -468,8 +444,12 @@ extension ConnectionManager {
     }
 
     private func listenerLogger(_ listener: Listener) -> Logger {
+        listenerLogger(named: listener.entryName)
+    }
+
+    private func listenerLogger(named entryName: String) -> Logger {
         var logger = self.logger
-        logger[metadataKey: "listener"] = "\(listener.entryName)"
+        logger[metadataKey: "listener"] = "\(entryName)"
         return logger
     }
 

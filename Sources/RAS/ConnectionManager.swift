@@ -414,20 +414,12 @@ public actor ConnectionManager: RasService, RasListening {
         case .notify(let state, let error):
             notify(handle, state, error)
         case .openPort:
-            let settings = connection.plan.settings
             let path = connection.portPath
-            let access = connection.portAccess
-            let lockDirectory = configuration.lockDirectory
-            let options = portOptions(for: settings)
-            let timing = settings.modemTiming(base: configuration.timing)
-            let logger = connectionLogger(connection)
+            let opening = portOpening(connection.plan.settings, access: connection.portAccess, logger: connectionLogger(connection))
             startWork(handle) {
-                let opened = Self.openPort(
-                    path: path, access: access, settings: settings, options: options, lockDirectory: lockDirectory)
-                switch opened {
-                case .success(let (port, lock)):
-                    let session = ModemSession(port: port, timing: timing, logger: logger)
-                    await self.portOpened(handle, port: port, lock: lock, session: session)
+                switch opening.open(path) {
+                case .success(let opened):
+                    await self.portOpened(handle, port: opened.port, lock: opened.lock, session: opened.session)
                 case .failure(let error):
                     await self.apply(.portFailed(error), to: handle)
                 }
@@ -436,18 +428,11 @@ public actor ConnectionManager: RasService, RasListening {
             guard let session = connection.session else { return }
             let settings = connection.plan.settings
             startWork(handle) {
-                let event: DialMachine.Event
-                do throws(ModemError) {
+                let outcome = await Self.initialization(ready: DialMachine.Event.modemReady, deviceFailed: .deviceFailed, failed: { .modemFailed($0) }) {
+                    () async throws(ModemError) in
                     try await session.initialize(initStrings: settings.initStrings, timeout: settings.initTimeout)
-                    event = .modemReady
-                } catch .cancelled {
-                    return
-                } catch .port {
-                    event = .deviceFailed
-                } catch {
-                    event = .modemFailed(Self.initError(error))
                 }
-                await self.apply(event, to: handle)
+                if let outcome { await self.apply(outcome, to: handle) }
             }
         case .dial:
             guard let session = connection.session, let dialString = connection.dialString else { return }
@@ -646,11 +631,10 @@ public actor ConnectionManager: RasService, RasListening {
 
     /// Runs `body` after the connection's current step has finished.
     func startWork(_ handle: RasConnectionHandle, _ body: @escaping @Sendable () async -> Void) {
+        // Read first: an optional-chained assignment whose value reads the same dictionary is
+        // an overlapping access.
         let previous = connections[handle]?.work
-        connections[handle]?.work = Task {
-            await previous?.value
-            await body()
-        }
+        connections[handle]?.work = Self.chained(after: previous, body)
     }
 
     private func portOpened(_ handle: RasConnectionHandle, port: SerialPort, lock: UUCPLock?, session: ModemSession) {
@@ -782,6 +766,56 @@ public actor ConnectionManager: RasService, RasListening {
     func portOptions(for settings: RasDialSettings) -> SerialOptions {
         let speed = settings.connectBPS.flatMap(BaudRate.init(rawValue:)) ?? configuration.defaultSpeed
         return SerialOptions(speed: speed, flowControl: settings.hwFlowControl ? .hardware : .none)
+    }
+
+    /// Everything needed to lock and open a port and start a modem session on it, taken
+    /// from the actor so that the open runs in a connection's or a line's work task.
+    struct PortOpening: Sendable {
+        let access: PortAccess
+        let settings: RasDialSettings
+        let options: SerialOptions
+        let lockDirectory: String?
+        let timing: ModemTiming
+        let logger: Logger
+
+        /// Locks and opens `path` and makes the session; nothing stays open or locked on failure.
+        func open(_ path: String?) -> Result<(port: SerialPort, lock: UUCPLock?, session: ModemSession), RasError> {
+            ConnectionManager.openPort(path: path, access: access, settings: settings, options: options, lockDirectory: lockDirectory)
+                .map { port, lock in (port, lock, ModemSession(port: port, timing: timing, logger: logger)) }
+        }
+    }
+
+    /// How ports of `settings` are opened under `access`, logging to `logger`.
+    func portOpening(_ settings: RasDialSettings, access: PortAccess, logger: Logger) -> PortOpening {
+        PortOpening(
+            access: access, settings: settings, options: portOptions(for: settings), lockDirectory: configuration.lockDirectory,
+            timing: settings.modemTiming(base: configuration.timing), logger: logger)
+    }
+
+    /// Runs a modem initialisation and says how it ended, in the terms both machines use:
+    /// `ready`, `deviceFailed` (the port failed: unplugged) or `failed` with the RAS error;
+    /// `nil` when the task was cancelled (nothing to report).
+    static func initialization<Event>(
+        ready: Event, deviceFailed: Event, failed: (RasError) -> Event, _ body: () async throws(ModemError) -> Void
+    ) async -> Event? {
+        do throws(ModemError) {
+            try await body()
+            return ready
+        } catch .cancelled {
+            return nil
+        } catch .port {
+            return deviceFailed
+        } catch {
+            return failed(initError(error))
+        }
+    }
+
+    /// A task that runs `body` once `previous` (a connection's or a line's step) has finished.
+    static func chained(after previous: Task<Void, Never>?, _ body: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+        Task {
+            await previous?.value
+            await body()
+        }
     }
 
     /// Locks and opens the port; the lock is released again if the open fails.

@@ -87,6 +87,8 @@ struct AnsweringTests {
         #expect(!bench.sent.contains("CID"), "CallerIDInit=none turns nothing on")
         bench.ring()
         let handle = try #require(await bench.answered())
+        // The answer event comes as the call is handed over; ATA reaches the modem just after.
+        #expect(await bench.modem.waitForEvent("answer", timeout: .seconds(5)) != nil)
         let events = bench.modem.events
         let answerIndex = try #require(events.firstIndex(of: "answer"))
         #expect(events[..<answerIndex].filter { $0.hasPrefix("ring ") } == ["ring 1", "ring 2", "ring 3"], "\(events)")
