@@ -1,4 +1,7 @@
 #define _GNU_SOURCE
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -142,3 +145,77 @@ int csupport_reap(int pid, int *exited, int *code) {
     else { *exited = 0; *code = WIFSIGNALED(status) ? WTERMSIG(status) : 0; }
     return 1;
 }
+
+static int tcp_socket(const char *host, const char *port, int passive, int *resolve_error, struct addrinfo **out) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int error = getaddrinfo(host, port, &hints, out);
+    if (error != 0) {
+        *resolve_error = error;
+        return -2;
+    }
+    int fd = socket((*out)->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
+    if (fd < 0) {
+        int saved = errno;
+        freeaddrinfo(*out);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int csupport_tcp_connect(const char *host, const char *port, int *resolve_error) {
+    struct addrinfo *info = NULL;
+    int fd = tcp_socket(host, port, 0, resolve_error, &info);
+    if (fd < 0) return fd;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int result = connect(fd, info->ai_addr, info->ai_addrlen);
+    int saved = errno;
+    freeaddrinfo(info);
+    if (result != 0 && saved != EINPROGRESS) {
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int csupport_tcp_listen(const char *host, const char *port, int backlog, int *resolve_error) {
+    struct addrinfo *info = NULL;
+    int fd = tcp_socket(host, port, 1, resolve_error, &info);
+    if (fd < 0) return fd;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, info->ai_addr, info->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+        int saved = errno;
+        freeaddrinfo(info);
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    freeaddrinfo(info);
+    return fd;
+}
+
+int csupport_socket_error(int fd) {
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return -1;
+    return error;
+}
+
+int csupport_local_port(int fd) {
+    struct sockaddr_storage address;
+    socklen_t length = sizeof(address);
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) return -1;
+    if (address.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&address)->sin_port);
+    if (address.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+    errno = EAFNOSUPPORT;
+    return -1;
+}
+
+const char *csupport_resolve_error_text(int error) { return gai_strerror(error); }

@@ -41,6 +41,12 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The path is not a serial port: not a character device of a serial, USB-serial, ACM
     /// or pseudo-terminal driver. It was not opened.
     case notSerialDevice(path: String, reason: String)
+    /// A network host name that does not resolve; `path` is the port's address.
+    case unresolved(path: String, reason: String)
+    /// A network port's server broke its protocol: it does not speak RFC 2217 (refused
+    /// COM-PORT-OPTION or never answered the negotiation), did not confirm a line setting,
+    /// or sent what the protocol does not allow. The connection is closed.
+    case protocolViolation(path: String, reason: String)
 
     /// The `errno` of a failed system call, if this error came from one.
     public var errno: Errno? {
@@ -54,7 +60,8 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
         case .system(_, let path, _), .unsupported(_, let path), .unsupportedSpeed(_, let path),
              .hangUp(let path), .closed(let path), .inUse(let path), .timedOut(_, let path), .locked(let path, _, _),
              .cancelled(_, let path), .notRegularFile(let path, _), .badLockFile(let path, _, _),
-             .tooLarge(let path, _), .notPermitted(let path, _), .notSerialDevice(let path, _):
+             .tooLarge(let path, _), .notPermitted(let path, _), .notSerialDevice(let path, _),
+             .unresolved(let path, _), .protocolViolation(let path, _):
             return path
         }
     }
@@ -71,7 +78,9 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): its lock file \(lockFile) is a \(kind), not a lock file; the port counts as locked until it is removed"
         case .notSerialDevice(let path, let reason):
             return "\(path) is not a serial port (\(reason)); it was not opened"
-        case .system, .hangUp, .closed, .timedOut, .inUse, .cancelled, .notRegularFile, .tooLarge, .notPermitted:
+        case .protocolViolation(let path, let reason):
+            return "\(path): \(reason)"
+        case .system, .hangUp, .closed, .timedOut, .inUse, .cancelled, .notRegularFile, .tooLarge, .notPermitted, .unresolved:
             return systemError?.description ?? "system error"
         }
     }
@@ -89,7 +98,8 @@ public enum SerialError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notRegularFile(let path, let kind): .notRegularFile(path: path, kind: kind)
         case .tooLarge(let path, let limit): .tooLarge(path: path, limit: limit)
         case .notPermitted(let path, let reason): .notPermitted(path: path, reason: reason)
-        case .unsupported, .unsupportedSpeed, .locked, .badLockFile, .notSerialDevice: nil
+        case .unresolved(let path, let reason): .unresolved(path: path, reason: reason)
+        case .unsupported, .unsupportedSpeed, .locked, .badLockFile, .notSerialDevice, .protocolViolation: nil
         }
     }
 }
@@ -107,6 +117,7 @@ extension SerialError {
         case .notRegularFile(let path, let kind): self = .notRegularFile(path: path, kind: kind)
         case .tooLarge(let path, let limit): self = .tooLarge(path: path, limit: limit)
         case .notPermitted(let path, let reason): self = .notPermitted(path: path, reason: reason)
+        case .unresolved(let path, let reason): self = .unresolved(path: path, reason: reason)
         }
     }
 

@@ -29,6 +29,8 @@ public enum SystemError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The requester may not use the path (its permission bits say no), or it changed
     /// between the check and the open.
     case notPermitted(path: String, reason: String)
+    /// A network host name that does not resolve (`getaddrinfo`'s reason); `path` is `host:port`.
+    case unresolved(path: String, reason: String)
 
     /// The `errno` of a failed C call, if this error came from one.
     public var errno: Errno? {
@@ -41,7 +43,7 @@ public enum SystemError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .system(_, let path, _), .hangUp(let path), .closed(let path), .timedOut(_, let path),
              .inUse(let path), .cancelled(_, let path), .notRegularFile(let path, _), .tooLarge(let path, _),
-             .notPermitted(let path, _):
+             .notPermitted(let path, _), .unresolved(let path, _):
             return path
         }
     }
@@ -66,6 +68,8 @@ public enum SystemError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) is larger than \(limit) bytes"
         case .notPermitted(let path, let reason):
             return "\(path): permission denied (\(reason))"
+        case .unresolved(let path, let reason):
+            return "\(path): the host name does not resolve (\(reason))"
         }
     }
 }

@@ -43,4 +43,17 @@ int csupport_spawn(const char *path, char *const argv[], char *const envp[], int
 int csupport_pidfd_open(int pid);
 /* waitpid(pid, WNOHANG): 1 and the status when it has exited, 0 when it runs, -1 with errno. */
 int csupport_reap(int pid, int *exited, int *code);
+/* TCP (IPv4 or IPv6). csupport_tcp_connect starts a non-blocking connect to host:port
+   (TCP_NODELAY, SOCK_CLOEXEC) and returns the descriptor (the connect may still be in
+   progress: wait for POLLOUT, then csupport_socket_error); csupport_tcp_listen binds and
+   listens (SO_REUSEADDR). Both return -1 with errno for a socket failure, or -2 with
+   *resolve_error set to a getaddrinfo error for a name that does not resolve. */
+int csupport_tcp_connect(const char *host, const char *port, int *resolve_error);
+int csupport_tcp_listen(const char *host, const char *port, int backlog, int *resolve_error);
+/* The pending error of a socket (SO_ERROR): 0 or an errno value; -1 with errno. */
+int csupport_socket_error(int fd);
+/* The local port a socket is bound to, or -1 with errno. */
+int csupport_local_port(int fd);
+/* getaddrinfo's text for an error it returned. */
+const char *csupport_resolve_error_text(int error);
 #endif
