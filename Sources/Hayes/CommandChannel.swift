@@ -62,7 +62,7 @@ public struct CommandPacing: Sendable, Equatable, CustomStringConvertible {
 /// executor.
 final class CommandChannel {
     /// The port.
-    let port: SerialPort
+    let port: any ModemPort
     /// The time limits.
     let timing: ModemTiming
     /// Log lines go here.
@@ -96,7 +96,7 @@ final class CommandChannel {
 
     /// A channel on an open port. The pacing starts from `timing.interCommand` and
     /// `timing.lostCommandWindow`, raised to what was learned for this port before.
-    init(port: SerialPort, timing: ModemTiming, logger: Logger) {
+    init(port: any ModemPort, timing: ModemTiming, logger: Logger) {
         self.port = port
         self.timing = timing
         self.logger = logger

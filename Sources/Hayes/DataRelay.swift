@@ -149,13 +149,13 @@ extension ModemSession {
     }
 
     /// The end for a port that failed while online.
-    private static func end(for error: SerialError, port: SerialPort) -> OnlineEnd? {
+    private static func end(for error: SerialError, port: any ModemPort) -> OnlineEnd? {
         if case .cancelled = error { return nil }
         return port.deviceIsPresent ? .carrierLost : .deviceGone(error)
     }
 
     private static func modemToProgram(
-        port: SerialPort, line: PseudoTerminal, traffic: LineTraffic, watchesCarrier: Bool, poll: Duration,
+        port: any ModemPort, line: PseudoTerminal, traffic: LineTraffic, watchesCarrier: Bool, poll: Duration,
         idleLimit: Duration?, logger: Logger
     ) async -> OnlineEnd? {
         var pending: [UInt8] = []
@@ -182,7 +182,7 @@ extension ModemSession {
                     if !detached {
                         // Back-pressure: the port is not read until the program takes these.
                         _ = try await line.waitUntilWritable(deadline: deadlines.min())
-                        if watchesCarrier, let lines = try? port.modemLines(), !lines.contains(.dcd) {
+                        if watchesCarrier, port.carrierDetect() == false {
                             return .carrierLost
                         }
                         let written = try line.writeNow(pending)
@@ -197,7 +197,7 @@ extension ModemSession {
                 let count = try await port.read(into: &buffer, deadline: deadlines.min())
                 let bytes = buffer[..<count]
                 if bytes.isEmpty {
-                    if watchesCarrier, let lines = try? port.modemLines(), !lines.contains(.dcd) {
+                    if watchesCarrier, port.carrierDetect() == false {
                         logger.info("carrier detect dropped")
                         return .carrierLost
                     }
@@ -232,7 +232,7 @@ extension ModemSession {
     }
 
     private static func programToModem(
-        port: SerialPort, line: PseudoTerminal, traffic: LineTraffic, follower: SettingsFollower
+        port: any ModemPort, line: PseudoTerminal, traffic: LineTraffic, follower: SettingsFollower
     ) async -> OnlineEnd? {
         var buffer = [UInt8](repeating: 0, count: relayChunk)
         do throws(SerialError) {
@@ -264,11 +264,11 @@ extension ModemSession {
 /// Applies to the modem port the speed and RTS/CTS a program sets on its data line.
 final class SettingsFollower: Sendable {
     private let line: PseudoTerminal
-    private let port: SerialPort
+    private let port: any ModemPort
     private let logger: Logger
     private let seen: Mutex<PseudoTerminal.SlaveSettings?>
 
-    init(line: PseudoTerminal, port: SerialPort, logger: Logger) {
+    init(line: PseudoTerminal, port: any ModemPort, logger: Logger) {
         self.line = line
         self.port = port
         self.logger = logger

@@ -157,7 +157,7 @@ public actor ModemSession {
     }
 
     /// The port.
-    public let port: SerialPort
+    public let port: any ModemPort
     /// The time limits.
     public let timing: ModemTiming
     /// The init string sent when none is given (after `ATZ`): no echo, results on and
@@ -184,7 +184,7 @@ public actor ModemSession {
     /// A session on an open port. `logger` gets one line per command and hang-up step
     /// (none by default).
     public init(
-        port: SerialPort, timing: ModemTiming = ModemTiming(),
+        port: any ModemPort, timing: ModemTiming = ModemTiming(),
         logger: Logger = Logger(label: "swift-ras.modem", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.port = port
@@ -478,7 +478,7 @@ public actor ModemSession {
                 logger.info("carrier lost", metadata: ["bytes": "\(bytesReceived)"])
                 return .carrierLost
             }
-            if watchesCarrier, let lines = try? port.modemLines(), !lines.contains(.dcd) {
+            if watchesCarrier, port.carrierDetect() == false {
                 mode = .command
                 logger.info("carrier detect dropped", metadata: ["bytes": "\(bytesReceived)"])
                 return .carrierLost
@@ -594,7 +594,7 @@ public actor ModemSession {
         let deadline = ContinuousClock.now + limit
         let hasLines = (try? port.modemLines()) != nil
         while ContinuousClock.now < deadline {
-            if hasLines, let lines = try? port.modemLines(), !lines.contains(.dcd) { return .onHook }
+            if hasLines, port.carrierDetect() == false { return .onHook }
             let step = hasLines ? min(deadline, .now + timing.carrierPoll) : deadline
             guard let line = try await channel.nextLine(deadline: step) else { continue }
             switch line.response {
@@ -636,7 +636,7 @@ public actor ModemSession {
     /// lines; otherwise `ATO` must not answer `CONNECT` (an on-hook modem answers
     /// `NO CARRIER` or `ERROR`).
     private func verifyOnHook() async -> Bool {
-        if let lines = try? port.modemLines() { return !lines.contains(.dcd) }
+        if let carrier = port.carrierDetect() { return !carrier }
         do {
             let response = try await channel.send(ATCommand(.online), timeout: timing.command, goesOnline: true, resynchronising: false)
             if case .connect = response.final {

@@ -19,7 +19,7 @@ extension ConnectionManager {
         let listed: RasDevice?
         var portPath: String?
         var machine: ListenMachine.State
-        var port: SerialPort?
+        var port: (any ModemPort)?
         var lock: UUCPLock?
         var session: ModemSession?
         /// The step running now (open, init, release); the next one waits for it.
@@ -93,10 +93,18 @@ extension ConnectionManager {
         if let path, let holder = portOwners[path] {
             throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by \(holder)")
         }
-        let opened: (port: SerialPort, lock: UUCPLock?, session: ModemSession)
-        switch portOpening(settings.line, access: access, logger: listenerLogger(named: located.entry.name)).open(path) {
+        let opened: (port: any ModemPort, lock: UUCPLock?, session: ModemSession)
+        switch await portOpening(settings.line, access: access, logger: listenerLogger(named: located.entry.name)).open(path) {
         case .success(let result): opened = result
         case .failure(let error): throw error
+        }
+        // The open may have waited (a network port connects and negotiates): another
+        // listen or dial may have taken the line or its port meanwhile.
+        if listeners[key] != nil || path.map({ portOwners[$0] != nil }) == true || shuttingDown {
+            opened.port.close()
+            opened.lock?.release()
+            if let existing = listeners[key] { return existing.record }
+            throw RasError.portAlreadyOpen.with(detail: "\(path ?? "the port") was taken while it was being opened")
         }
         var listener = Listener(
             key: key, entryName: located.entry.name, phonebookPath: located.phonebookPath, settings: settings, owner: owner,
@@ -180,7 +188,7 @@ extension ConnectionManager {
             startListenerWork(key) {
                 // Looked up again: a modem plugged back in may have a new path behind its name or link.
                 let path = await self.devicePath(for: settings)
-                switch opening.open(path) {
+                switch await opening.open(path) {
                 case .success(let opened):
                     await self.listenerPortOpened(key, path: path, port: opened.port, lock: opened.lock, session: opened.session)
                 case .failure(let error):
@@ -254,7 +262,7 @@ extension ConnectionManager {
         listeners[key]?.work = Self.chained(after: previous, body)
     }
 
-    private func listenerPortOpened(_ key: String, path: String?, port: SerialPort, lock: UUCPLock?, session: ModemSession) {
+    private func listenerPortOpened(_ key: String, path: String?, port: any ModemPort, lock: UUCPLock?, session: ModemSession) {
         guard let listener = listeners[key] else {
             port.close()
             lock?.release()

@@ -73,7 +73,7 @@ public actor ConnectionManager: RasService, RasListening {
         let passwordReader: PeerCredentials?
         let deviceName: String
         var machine: DialMachine.State
-        var port: SerialPort?
+        var port: (any ModemPort)?
         var lock: UUCPLock?
         var session: ModemSession?
         /// The step running now; the next one waits for it.
@@ -417,7 +417,7 @@ public actor ConnectionManager: RasService, RasListening {
             let path = connection.portPath
             let opening = portOpening(connection.plan.settings, access: connection.portAccess, logger: connectionLogger(connection))
             startWork(handle) {
-                switch opening.open(path) {
+                switch await opening.open(path) {
                 case .success(let opened):
                     await self.portOpened(handle, port: opened.port, lock: opened.lock, session: opened.session)
                 case .failure(let error):
@@ -637,7 +637,7 @@ public actor ConnectionManager: RasService, RasListening {
         connections[handle]?.work = Self.chained(after: previous, body)
     }
 
-    private func portOpened(_ handle: RasConnectionHandle, port: SerialPort, lock: UUCPLock?, session: ModemSession) {
+    private func portOpened(_ handle: RasConnectionHandle, port: any ModemPort, lock: UUCPLock?, session: ModemSession) {
         guard connections[handle] != nil else {
             port.close()
             lock?.release()
@@ -755,12 +755,20 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     func devicePath(for settings: RasDialSettings) async -> String? {
-        if let port = settings.port { return SerialPort.canonicalPath(port) }
+        if let port = settings.port { return Self.portKey(port) }
         if let name = settings.device {
+            if NetworkPortAddress.isNetworkAddress(name) { return Self.portKey(name) }
             return await configuration.resolveDevice(name).map(SerialPort.canonicalPath)
         }
         let candidates = await configuration.availableDevices().map(SerialPort.canonicalPath)
         return candidates.first { portOwners[$0] == nil } ?? candidates.first
+    }
+
+    /// The key a port is known and reserved by: a device path with its links resolved, or a
+    /// network port's address in its canonical spelling.
+    static func portKey(_ port: String) -> String {
+        if NetworkPortAddress.isNetworkAddress(port) { return (try? NetworkPortAddress(port))?.description ?? port }
+        return SerialPort.canonicalPath(port)
     }
 
     func portOptions(for settings: RasDialSettings) -> SerialOptions {
@@ -779,8 +787,8 @@ public actor ConnectionManager: RasService, RasListening {
         let logger: Logger
 
         /// Locks and opens `path` and makes the session; nothing stays open or locked on failure.
-        func open(_ path: String?) -> Result<(port: SerialPort, lock: UUCPLock?, session: ModemSession), RasError> {
-            ConnectionManager.openPort(path: path, access: access, settings: settings, options: options, lockDirectory: lockDirectory)
+        func open(_ path: String?) async -> Result<(port: any ModemPort, lock: UUCPLock?, session: ModemSession), RasError> {
+            await ConnectionManager.openPort(path: path, access: access, settings: settings, options: options, lockDirectory: lockDirectory)
                 .map { port, lock in (port, lock, ModemSession(port: port, timing: timing, logger: logger)) }
         }
     }
@@ -821,10 +829,20 @@ public actor ConnectionManager: RasService, RasListening {
     /// Locks and opens the port; the lock is released again if the open fails.
     static func openPort(
         path: String?, access: PortAccess, settings: RasDialSettings, options: SerialOptions, lockDirectory: String?
-    ) -> Result<(SerialPort, UUCPLock?), RasError> {
+    ) async -> Result<(any ModemPort, UUCPLock?), RasError> {
         guard let path else {
             let what = settings.device.map { "no modem named '\($0)' is present" } ?? "no modem is configured for this dial"
             return .failure(RasError.deviceDoesNotExist.with(detail: what))
+        }
+        if NetworkPortAddress.isNetworkAddress(path) {
+            // A port on a terminal server: no device node to check or UUCP-lock; the server
+            // gives its port to one client at a time.
+            do {
+                let port = try await NetworkPort.open(try NetworkPortAddress(path), options: options)
+                return .success((port, nil))
+            } catch {
+                return .failure(networkPortError(error, path: path))
+            }
         }
         var checked: SerialDeviceCheck.Identity?
         switch access {
@@ -851,7 +869,7 @@ public actor ConnectionManager: RasService, RasListening {
 
     /// Whether and how the port of a new connection may be opened: see ``PortAccess``.
     func portAccess(_ path: String?, plan: RasDialPlan, listed: Bool, requester: PeerCredentials?) throws(RasError) -> PortAccess {
-        guard let requester, let path, !listed else { return .trusted }
+        guard let requester, let path, !listed, !NetworkPortAddress.isNetworkAddress(path) else { return .trusted }
         if isSystemPhonebook(plan) { return .trusted }
         do {
             return .checked(try SerialDeviceCheck.check(path, requester: requester))
@@ -885,6 +903,24 @@ public actor ConnectionManager: RasService, RasListening {
         return SerialPort.canonicalPath(phonebook) == SerialPort.canonicalPath(configuration.searchPath.systemPhonebookPath)
     }
 
+    /// The RAS error for a network port that cannot be opened: 608 for a host that does not
+    /// resolve or cannot be reached, 633 for a refused connection, 638 for no answer in time,
+    /// 609 for a server that does not speak RFC 2217, 630 for one that hangs up on us.
+    static func networkPortError(_ error: SerialError, path: String) -> RasError {
+        switch error {
+        case .system(_, _, let errno) where errno == .connectionRefused:
+            return RasError.portNotAvailable.with(detail: "\(path): the server refused the connection (nothing serves that port)")
+        case .system(_, _, let errno) where errno == .noRouteToHost || errno == .networkUnreachable || errno == .hostIsDown:
+            return RasError.deviceDoesNotExist.with(detail: "\(path): the host cannot be reached (\(errno))")
+        case .timedOut:
+            return RasError.requestTimeout.with(detail: "\(path): no answer from the server in time (\(error))")
+        case .hangUp:
+            return RasError.hardwareFailure.with(detail: "\(path): the server closed the connection while the port was being opened")
+        default:
+            return portError(error, path: path)
+        }
+    }
+
     /// The RAS error for a port that cannot be opened or locked.
     static func portError(_ error: SerialError, path: String) -> RasError {
         switch error {
@@ -896,6 +932,10 @@ public actor ConnectionManager: RasService, RasListening {
             return RasError.accessDenied.with(detail: "\(path): \(reason)")
         case .notSerialDevice(_, let reason):
             return RasError.deviceTypeDoesNotExist.with(detail: "\(path) is not a serial port: \(reason)")
+        case .protocolViolation(_, let reason):
+            return RasError.deviceTypeDoesNotExist.with(detail: "\(path): \(reason)")
+        case .unresolved(_, let reason):
+            return RasError.deviceDoesNotExist.with(detail: "\(path): the host name does not resolve (\(reason))")
         case .notRegularFile, .tooLarge:
             return RasError.portNotAvailable.with(detail: "\(error)")
         case .inUse:

@@ -1,3 +1,4 @@
+import Serial
 import Hayes
 
 /// The name of a phonebook setting (the part before `=`).
@@ -162,6 +163,8 @@ public struct PhonebookKey: RawRepresentable, Hashable, Sendable, ExpressibleByS
             return "'InternationalPrefix' must be digits, not '\(value)'"
         case .framing where !["ppp", "none"].contains(value.lowercased()):
             return "'Framing' must be PPP or None, not '\(value)'"
+        case .port where NetworkPortAddress.isNetworkAddress(value):
+            return NetworkPortAddress.problem(value).map { "'Port' \(value): \($0)" }
         case .pppdPath where !value.hasPrefix("/"):
             return "'PppdPath' must be an absolute path, not '\(value)'"
         case .passwordFile where !value.hasPrefix("/"):

@@ -1,4 +1,5 @@
 import Hayes
+import Serial
 import SystemIO
 
 /// What to dial (`RASDIALPARAMS`): a phonebook entry, or an entry-less call to a number.
@@ -79,7 +80,7 @@ public struct RasDialParameters: Sendable, Hashable, Codable {
                 entryName: located.entry.name, phonebookPath: located.phonebookPath,
                 settings: try RasDialSettings(entry: located.entry, phoneNumberOverride: override))
         case .number(let phoneNumber, let device):
-            let isPath = device?.hasPrefix("/") ?? false
+            let isPath = device.map { $0.hasPrefix("/") || NetworkPortAddress.isNetworkAddress($0) } ?? false
             return RasDialPlan(
                 entryName: entryName, phonebookPath: nil,
                 settings: RasDialSettings(
@@ -200,6 +201,13 @@ public struct RasDialSettings: Sendable, Equatable {
         if let interCommand { timing.interCommand = interCommand }
         return timing
     }
+
+    /// Whether `port` names a modem on a terminal server (`rfc2217://HOST:PORT`,
+    /// `tcp://HOST:PORT`) rather than a device path or name.
+    public static func isNetworkPort(_ port: String) -> Bool { NetworkPortAddress.isNetworkAddress(port) }
+
+    /// What is wrong with a network port address, or `nil` when it is well formed.
+    public static func networkPortProblem(_ port: String) -> String? { NetworkPortAddress.problem(port) }
 
     /// The full dial command line without its CR, e.g. `ATDT5551234`.
     public var dialCommand: String { dialPrefix + phoneNumber }

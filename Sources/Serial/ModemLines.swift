@@ -34,4 +34,6 @@ public enum DTRDropMethod: String, Sendable {
     /// The device has no modem lines (a pseudo-terminal): the speed was set to B0 and
     /// restored, which is how termios spells "hang up" and what a fake modem watches for.
     case speedZero
+    /// A terminal server was asked to clear DTR and raise it again (RFC 2217 SET-CONTROL).
+    case remoteControl
 }

@@ -13,7 +13,7 @@ import SystemPackage
 /// (see `SystemIO`'s `IOReactor`) rather than blocking a thread. The descriptor is closed exactly
 /// once — by ``close()`` or when the object is released — including on every failing
 /// path of ``init(path:options:exclusive:)``.
-public final class SerialPort: Sendable {
+public final class SerialPort: ModemPort {
     /// The path the port was opened by.
     public let path: String
     private let descriptor: Descriptor
@@ -148,18 +148,6 @@ public final class SerialPort: Sendable {
 
     // MARK: Reading and writing
 
-    /// Reads what is available, waiting until at least one byte arrives or `deadline` passes
-    /// (`nil`: no deadline; the wait ends with data, a hang-up, a close or cancellation).
-    ///
-    /// - Returns: 1…`maxCount` bytes, or an empty array when the deadline passed first.
-    /// - Throws: `.hangUp` when the device hung up (end of file, `EIO`, or `POLLHUP` with
-    ///   nothing to read), `.closed`, `.cancelled` if the task was cancelled.
-    public func read(maxCount: Int = 4096, deadline: ContinuousClock.Instant?) async throws(SerialError) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: max(1, maxCount))
-        let count = try await read(into: &buffer, deadline: deadline)
-        return Array(buffer.prefix(count))
-    }
-
     /// ``read(maxCount:deadline:)`` into `buffer` (up to its count), without allocating:
     /// the number of bytes read, 0 when the deadline passed first.
     public func read(into buffer: inout [UInt8], deadline: ContinuousClock.Instant?) async throws(SerialError) -> Int {
@@ -200,7 +188,7 @@ public final class SerialPort: Sendable {
 
     /// Writes every byte, waiting for room in the driver's buffer (flow control) until
     /// `deadline` (`nil`: no deadline).
-    public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant? = nil) async throws(SerialError) {
+    public func write(_ bytes: some Sequence<UInt8>, deadline: ContinuousClock.Instant?) async throws(SerialError) {
         var pending = Array(bytes)[...]
         while !pending.isEmpty {
             let written = try withDescriptor("write") { fd throws(SerialError) -> Int in
@@ -238,7 +226,7 @@ public final class SerialPort: Sendable {
     public enum Queue: Sendable { case input, output, both }
 
     /// Discards buffered data: stale modem responses (`.input`), unsent bytes (`.output`).
-    public func flush(_ queue: Queue = .input) throws(SerialError) {
+    public func flush(_ queue: Queue) throws(SerialError) {
         let selector: Int32 = switch queue {
         case .input: TCIFLUSH
         case .output: TCOFLUSH
@@ -250,7 +238,7 @@ public final class SerialPort: Sendable {
     }
 
     /// Sends a break (the line held at space) for `duration`.
-    public func sendBreak(duration: Duration = .milliseconds(250)) async throws(SerialError) {
+    public func sendBreak(duration: Duration) async throws(SerialError) {
         try withDescriptor("break") { fd throws(SerialError) in
             try check("ioctl(TIOCSBRK)", path) { ioctl(fd, UInt(TIOCSBRK)) }
         }
@@ -294,37 +282,6 @@ public final class SerialPort: Sendable {
         }
     }
 
-    /// Waits until one of the lines in `mask` changes from its current level, or `deadline`.
-    ///
-    /// The lines are sampled every `interval` with `TIOCMGET`. (`TIOCMIWAIT` would block a
-    /// thread with no timeout and no way to cancel it, so it is not used.)
-    /// - Returns: the lines after the change, or `nil` if the deadline passed first.
-    /// - Throws: `.unsupported` on a device without modem lines, `.cancelled`.
-    public func waitForModemLineChange(
-        _ mask: ModemLines, deadline: ContinuousClock.Instant, interval: Duration = .milliseconds(10)
-    ) async throws(SerialError) -> ModemLines? {
-        let start = try modemLines().intersection(mask)
-        while ContinuousClock.now < deadline {
-            do { try await Task.sleep(for: interval) } catch { throw .cancelled(operation: "wait for modem lines", path: path) }
-            let now = try modemLines()
-            if now.intersection(mask) != start { return now }
-        }
-        return nil
-    }
-
-    /// Drops DTR for `duration`, then raises it again: with `&D2` the modem hangs up.
-    ///
-    /// On a device without modem lines (a pseudo-terminal) the speed is set to B0 for
-    /// `duration` and then restored — termios' own way to say "drop DTR", and what a fake
-    /// modem on the master side watches for.
-    @discardableResult
-    public func dropDTR(for duration: Duration) async throws(SerialError) -> DTRDropMethod {
-        let method = try lowerDTR()
-        do { try await Task.sleep(for: duration) } catch {}
-        try raiseDTR(after: method)
-        return method
-    }
-
     /// Drops DTR and leaves it low until ``raiseDTR(after:)``: the DTR line itself, or on a
     /// device without modem lines (a pseudo-terminal) speed B0.
     public func lowerDTR() throws(SerialError) -> DTRDropMethod {
@@ -342,6 +299,7 @@ public final class SerialPort: Sendable {
         switch method {
         case .modemLine: try setModemLines(.dtr, on: true)
         case .speedZero: try configure(lastOptions.withLock { $0 })
+        case .remoteControl: throw .unsupported(operation: "raise DTR by RFC 2217", path: path)
         }
     }
 

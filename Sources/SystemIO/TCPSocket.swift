@@ -84,9 +84,15 @@ public final class TCPConnection: Sendable {
     /// take turns, so one call's bytes (a Telnet command, say) are never cut into by another's.
     /// - Throws: `.hangUp` if the peer is gone, `.timedOut`, `.closed`, `.cancelled`.
     public func write(_ bytes: [UInt8], deadline: ContinuousClock.Instant? = nil) async throws(SystemError) {
+        try await write(deadline: deadline) { bytes }
+    }
+
+    /// Writes what `produce` returns, calling it only once this call has its turn: bytes
+    /// queued by others up to that moment (a port's control requests) go out in order with it.
+    public func write(deadline: ContinuousClock.Instant? = nil, _ produce: () -> [UInt8]) async throws(SystemError) {
         await turns.take()
         defer { turns.pass() }
-        var pending = bytes[...]
+        var pending = produce()[...]
         while !pending.isEmpty {
             let written = try descriptor.withFD { fd throws(SystemError) -> Int in
                 switch Syscall.result({ pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }) {

@@ -88,11 +88,48 @@ public final class UnixSocketConnection: Sendable {
         }
     }
 
+    /// Two connected ends of an anonymous stream (`socketpair`), both non-blocking: one
+    /// task writes into the first and another reads from the second, waiting with deadlines
+    /// on the reactor; closing one end is a hang-up for the other. `label` names both in errors.
+    public static func pair(label: String) throws(SystemError) -> (UnixSocketConnection, UnixSocketConnection) {
+        var fds: [Int32] = [-1, -1]
+        try Syscall.check("socketpair", path: label) {
+            socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds)
+        }
+        let first: UnixSocketConnection
+        do {
+            first = try UnixSocketConnection(fd: fds[0], path: label)
+        } catch {
+            _ = Glibc.close(fds[1])
+            throw error
+        }
+        return (first, try UnixSocketConnection(fd: fds[1], path: label))
+    }
+
     /// Whether ``close()`` was called.
     public var isClosed: Bool { descriptor.isClosed }
 
     /// Closes the connection. Twice is harmless.
     public func close() { descriptor.close() }
+
+    /// Reads and discards whatever is buffered now, without waiting.
+    /// - Returns: how many bytes were dropped.
+    @discardableResult
+    public func discardPending() throws(SystemError) -> Int {
+        try descriptor.withFD { fd throws(SystemError) -> Int in
+            var dropped = 0
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                switch Syscall.result({ buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } }) {
+                case .success(0): return dropped
+                case .success(let count): dropped += count
+                case .failure(.resourceTemporarilyUnavailable): return dropped
+                case .failure(.connectionReset): throw .hangUp(path: path)
+                case .failure(let error): throw .system(call: "recv", path: path, errno: error)
+                }
+            }
+        }
+    }
 
     /// Reads what is available, waiting until something arrives or `deadline` (`nil`: none).
     /// - Returns: the bytes, or empty when the deadline passed first.

@@ -13,7 +13,7 @@ struct RasDialCommand: ParsableCommand {
         usage: """
             rasdial                                   list connections
             rasdial <entry> [--phonebook <file>] [--phone <number>]
-            rasdial --device <path>|<name> --phone <number>  dial without an entry
+            rasdial --device <path>|<name>|<url> --phone <number>  dial without an entry
             rasdial [<entry>] --disconnect [--handle <handle>]
             rasdial --status <entry>|<handle>         state, data path, PPP projection
             rasdial --stats <entry>|<handle>          bytes, duration, line errors
@@ -44,7 +44,7 @@ struct RasDialCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The number to dial (instead of the entry's; required with --device).", valueName: "number"))
     var phone: String?
 
-    @Option(help: ArgumentHelp("Dial without an entry on this port (a path), or on the modem of this name (as --devices lists it); the connection is named '.' + number.", valueName: "path|name"))
+    @Option(help: ArgumentHelp("Dial without an entry on this port (a path, or rfc2217://HOST:PORT or tcp://HOST:PORT for a modem on a terminal server), or on the modem of this name (as --devices lists it); the connection is named '.' + number.", valueName: "path|name"))
     var device: String?
 
     @Flag(help: "Hang up the entry's connections, or the --handle, or every connection; wait until each is gone.")
@@ -114,6 +114,9 @@ struct RasDialCommand: ParsableCommand {
             throw ValidationError("--handle takes a handle such as 0x00000001 or a decimal number, got '\(handle)'")
         }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
+        if let device, RasDialSettings.isNetworkPort(device), let problem = RasDialSettings.networkPortProblem(device) {
+            throw ValidationError("--device \(device): \(problem)")
+        }
         func refuse(_ names: [(String, Bool)], with mode: String) throws {
             if let name = names.first(where: \.1)?.0 { throw ValidationError("\(name) does not go with \(mode)") }
         }
@@ -226,7 +229,8 @@ struct RasDialCommand: ParsableCommand {
 
 /// Makes `path` absolute against the current directory.
 func absolute(_ path: String) -> String {
-    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    if RasDialSettings.isNetworkPort(path) { return path }
+    return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
 }
 
 @main

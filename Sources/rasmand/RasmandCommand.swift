@@ -45,7 +45,7 @@ struct RasmandCommand: AsyncParsableCommand {
     @Option(name: .customLong("lock-dir"), help: ArgumentHelp("The UUCP lock directory (default: /run/lock or /var/lock).", valueName: "dir"))
     var lockDirectory: String?
 
-    @Option(name: .customLong("device"), help: ArgumentHelp("A modem port to use besides the discovered ones: listed (not probed), and tried first, in order, by dials that name no device (repeatable).", valueName: "path"))
+    @Option(name: .customLong("device"), help: ArgumentHelp("A modem port to use besides the discovered ones, a path or rfc2217://HOST:PORT or tcp://HOST:PORT (a modem on a terminal server): listed (not probed), and tried first, in order, by dials that name no device (repeatable).", valueName: "path|url"))
     var devices: [String] = []
 
     @Flag(name: .customLong("no-discovery"), help: "Do not look for modems with udev: use only the --device ports.")
@@ -132,6 +132,9 @@ struct RasmandCommand: AsyncParsableCommand {
             throw ValidationError("--answer needs an entry name")
         }
         if noDiscovery && probeAllPorts { throw ValidationError("--probe-all-ports does not go with --no-discovery") }
+        for device in devices where NetworkPortAddress.isNetworkAddress(device) {
+            if let problem = NetworkPortAddress.problem(device) { throw ValidationError("--device \(device): \(problem)") }
+        }
     }
 
     func run() async throws {
@@ -240,7 +243,8 @@ struct RasmandCommand: AsyncParsableCommand {
     }
 
     private func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        if NetworkPortAddress.isNetworkAddress(path) { return path }
+        return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }
 
