@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "RASTests", dependencies: ["RAS", "Hayes", "Serial", "SystemIO", "FakeModem", "TestSupport"],
             exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FakeModemTests", dependencies: ["FakeModem", "Serial", "SystemIO", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RASServiceTests",
             dependencies: [

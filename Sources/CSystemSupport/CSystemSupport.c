@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <errno.h>
@@ -216,6 +217,21 @@ int csupport_local_port(int fd) {
     if (address.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
     errno = EAFNOSUPPORT;
     return -1;
+}
+
+int csupport_peer_address(int fd, char *text, unsigned long size) {
+    struct sockaddr_storage address;
+    socklen_t length = sizeof(address);
+    if (getpeername(fd, (struct sockaddr *)&address, &length) != 0) return -1;
+    char host[NI_MAXHOST];
+    char port[NI_MAXSERV];
+    if (getnameinfo((struct sockaddr *)&address, length, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(text, size, address.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    return 0;
 }
 
 const char *csupport_resolve_error_text(int error) { return gai_strerror(error); }

@@ -277,13 +277,16 @@ public enum ComPort {
         return lines
     }
 
-    /// The NOTIFY-MODEMSTATE byte for `lines`, with the delta bits of what changed since `previous`.
+    /// The NOTIFY-MODEMSTATE byte for `lines`, with the delta bits of what changed since
+    /// `previous`. As in a UART's modem status register, RI's bit 2 is the *trailing-edge*
+    /// ring detector: set when RI went off, not when it came on.
     public static func modemState(_ lines: ModemLines, previous: ModemLines?) -> UInt8 {
         let pairs: [(ModemLines, UInt8, UInt8)] = [(.dcd, 0x80, 0x08), (.ri, 0x40, 0x04), (.dsr, 0x20, 0x02), (.cts, 0x10, 0x01)]
         var state: UInt8 = 0
         for (line, bit, delta) in pairs {
             if lines.contains(line) { state |= bit }
-            if let previous, previous.contains(line) != lines.contains(line) { state |= delta }
+            guard let previous, previous.contains(line) != lines.contains(line) else { continue }
+            if line != .ri || previous.contains(.ri) { state |= delta }
         }
         return state
     }

@@ -8,7 +8,8 @@ import Glibc
 /// Waits go through the process's one ``IOReactor``, like every serial port and Unix
 /// socket: reading, writing and connecting suspend the calling task, never a thread.
 public final class TCPConnection: Sendable {
-    /// `host:port` as given to ``connect(host:port:deadline:)`` (or the peer, when accepted).
+    /// `host:port` as given to ``connect(host:port:deadline:)``; for an accepted connection
+    /// the peer's numeric address (`127.0.0.1:40312`, `[::1]:40312`).
     public let address: String
     private let descriptor: Descriptor
     private let turns = WriteTurns()
@@ -150,7 +151,10 @@ public final class TCPListener: Sendable {
             if let fd {
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                return TCPConnection(fd: fd, address: address)
+                var text = [CChar](repeating: 0, count: 1100)
+                let peer = csupport_peer_address(fd, &text, UInt(text.count)) == 0
+                    ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : address
+                return TCPConnection(fd: fd, address: peer)
             }
             let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
             if readiness.cancelled { throw isClosed ? .closed(path: address) : .cancelled(operation: "accept", path: address) }

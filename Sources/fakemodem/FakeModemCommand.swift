@@ -11,9 +11,10 @@ struct FakeModemCommand: AsyncParsableCommand {
         commandName: "fakemodem",
         abstract: "Serve fake Hayes modems on pseudo-terminals.",
         discussion: """
-            Prints 'ready <slave path>' on stdout for each modem (in order) once it answers, \
-            then serves until SIGINT or SIGTERM, removes the links and exits 0. A bad scenario \
-            or option exits 2 with the reason on stderr.
+            Prints 'ready <slave path>' on stdout for each modem (in order) once it answers \
+            ('ready <slave path> <url>' with --listen), then serves until SIGINT or SIGTERM, \
+            removes the links and exits 0. A bad scenario exits 2 and a bad option 64, with the \
+            reason on stderr; a --listen address that cannot be bound (in use) exits 1.
             """)
 
     @Option(help: "Make this path a symlink to the modem's pty slave (PATH-0 … PATH-(N-1) for several modems).")
@@ -91,6 +92,14 @@ struct FakeModemCommand: AsyncParsableCommand {
     @Flag(help: "Pass online data to the computer no faster than the CONNECT rate (rate/10 bytes per second).")
     var pace = false
 
+    @Option(help: ArgumentHelp(
+        "Also serve each modem over TCP, one client at a time: tcp://HOST:PORT (an IPv6 host in brackets; PORT 0: any free port; rfc2217://HOST:PORT is tcp:// with --rfc2217). With --count N, modem i listens on PORT+i.",
+        valueName: "url"))
+    var listen: String?
+
+    @Flag(help: "Speak RFC 2217 (Telnet COM-PORT-OPTION) on --listen: the client sets the speed and DTR (emulated as B0), and is told DCD, DSR, CTS and RI.")
+    var rfc2217 = false
+
     func validate() throws {
         if ringAfter == nil, caller != nil || callerIdFormat != nil || callerName != nil || callerHangsUpAfter != nil {
             throw ValidationError("--caller, --caller-id-format, --caller-name and --caller-hangs-up-after need --ring-after")
@@ -118,6 +127,15 @@ struct FakeModemCommand: AsyncParsableCommand {
             if let value, !(value >= 0 && value <= 86_400) { throw ValidationError("\(name) takes seconds from 0 to 86400") }
         }
         if let dropFirstLines, dropFirstLines < 0 { throw ValidationError("--drop-first-lines cannot be negative") }
+        if let listen {
+            let endpoint: NetworkFrontEnd.Endpoint
+            do { endpoint = try NetworkFrontEnd.Endpoint(url: listen) } catch { throw ValidationError("--listen: \(error)") }
+            if let count, endpoint.port != 0, endpoint.port + count - 1 > 65535 {
+                throw ValidationError("--listen: ports \(endpoint.port)…\(endpoint.port + count - 1) for --count \(count) go past 65535")
+            }
+        } else if rfc2217 {
+            throw ValidationError("--rfc2217 needs --listen")
+        }
     }
 
     func run() async throws {
@@ -150,12 +168,50 @@ struct FakeModemCommand: AsyncParsableCommand {
             await bank.stop()
             fail("\(error)")
         }
-        for modem in bank.modems { say("ready \(modem.slavePath)\n", to: .standardOutput) }
+        let servers: [NetworkFrontEnd]
+        do {
+            servers = try await serve(bank)
+        } catch {
+            removeLinks(links, bank: bank)
+            await bank.stop()
+            say("fakemodem: \(error)\n", to: .standardError)
+            Self.exit(withError: ExitCode(1))
+        }
+        for (index, modem) in bank.modems.enumerated() {
+            let url = index < servers.count ? " \(servers[index].url)" : ""
+            say("ready \(modem.slavePath)\(url)\n", to: .standardOutput)
+        }
 
         _ = await termination.next()
         termination.stop()
+        // The clients' slaves are closed before the bank closes the masters.
+        for server in servers { await server.stop() }
         await bank.stop()
         removeLinks(links, bank: bank)
+    }
+
+    /// Starts a network front end per modem for --listen (none without it); when one
+    /// cannot listen, stops those already started.
+    private func serve(_ bank: FakeModemBank) async throws(FakeModemError) -> [NetworkFrontEnd] {
+        guard let listen else { return [] }
+        let endpoint = try NetworkFrontEnd.Endpoint(url: listen)
+        let mode: NetworkFrontEnd.Mode = rfc2217 ? .rfc2217 : endpoint.mode
+        let count = bank.modems.count
+        if endpoint.port != 0, endpoint.port + count - 1 > 65535 {
+            throw .network("--listen: ports \(endpoint.port)…\(endpoint.port + count - 1) for \(count) modems go past 65535")
+        }
+        var servers: [NetworkFrontEnd] = []
+        do throws(FakeModemError) {
+            for (index, modem) in bank.modems.enumerated() {
+                let port = endpoint.port == 0 ? 0 : endpoint.port + index
+                servers.append(try NetworkFrontEnd(modem: modem, host: endpoint.host, port: port, mode: mode))
+                try servers[index].start()
+            }
+        } catch {
+            for server in servers { await server.stop() }
+            throw error
+        }
+        return servers
     }
 
     private func applyFlags(_ faults: inout FaultSet) {

@@ -152,6 +152,30 @@ struct EmulatorCoreTests {
         #expect(modem.emulator.mode == .onlineCommand)
     }
 
+    @Test("DCD: &C1 follows the carrier (online and online-command, not once it is lost), &C0 is always on, unplugged off")
+    func carrierDetect() {
+        var modem = VirtualModem()
+        #expect(!modem.emulator.isCarrierDetected)
+        modem.type("ATS12=10D1\r")
+        #expect(modem.emulator.mode == .dialing && !modem.emulator.isCarrierDetected)
+        modem.route(.scripted(.connect("CONNECT 9600", delay: .zero)))
+        #expect(modem.emulator.mode == .online && modem.emulator.isCarrierDetected)
+        modem.type("+++", after: .milliseconds(300))
+        modem.wait(.milliseconds(300))
+        #expect(modem.emulator.mode == .onlineCommand && modem.emulator.isCarrierDetected)
+        modem.type("ATO\r")
+        modem.emulator.remoteHungUp(at: modem.now)
+        modem.collect()
+        // The carrier is gone at once; NO CARRIER and on-hook follow after S10.
+        #expect(modem.emulator.mode == .online && !modem.emulator.isCarrierDetected)
+        modem.wait(.seconds(2))
+        #expect(modem.emulator.mode == .command)
+        modem.type("AT&C0\r")
+        #expect(modem.emulator.isCarrierDetected)
+        modem.emulator.unplug(at: modem.now)
+        #expect(!modem.emulator.isCarrierDetected)
+    }
+
     @Test("A byte after the after-silence does not undo an escape that is due")
     func escapeDueBeforeByte() {
         var modem = VirtualModem()

@@ -54,6 +54,9 @@ int csupport_tcp_listen(const char *host, const char *port, int backlog, int *re
 int csupport_socket_error(int fd);
 /* The local port a socket is bound to, or -1 with errno. */
 int csupport_local_port(int fd);
+/* The peer of a connected socket as numeric text, "192.0.2.1:5000" or "[2001:db8::1]:5000",
+   into text (size bytes); 0, or -1 with errno (or EINVAL when getnameinfo failed). */
+int csupport_peer_address(int fd, char *text, unsigned long size);
 /* getaddrinfo's text for an error it returned. */
 const char *csupport_resolve_error_text(int error);
 #endif

@@ -137,6 +137,18 @@ public struct ModemEmulator: Sendable {
     /// Whether the modem sees DTR raised.
     public var isDTRRaised: Bool { dtrRaised }
 
+    /// The DCD line as the modem would drive it: with `&C1` (the default) on while a call
+    /// has carrier (online or online-command, until the carrier is lost), with `&C0` always
+    /// on; off once unplugged. A pty cannot carry it; ``NetworkFrontEnd`` sends it over
+    /// RFC 2217.
+    public var isCarrierDetected: Bool {
+        switch phase {
+        case .unplugged: false
+        case .online(let call), .onlineCommand(let call): profile.dcdMode == 0 || !call.carrierLost
+        default: profile.dcdMode == 0
+        }
+    }
+
     /// The current S-registers.
     public var registers: SRegisters { profile.registers }
 

@@ -6,7 +6,7 @@ struct Profile: Sendable, Equatable {
     var quiet = false
     /// `X`: result code level 0…4.
     var resultLevel = 4
-    /// `&C`: 0 = DCD always on, 1 = DCD follows carrier (a pty has no DCD; stored only).
+    /// `&C`: 0 = DCD always on, 1 = DCD follows carrier (a pty has no DCD: seen over RFC 2217 only).
     var dcdMode = 1
     /// `&D`: 0 ignore DTR, 1 online-command mode, 2 hang up, 3 reset.
     var dtrMode = 2

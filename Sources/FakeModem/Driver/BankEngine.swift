@@ -123,6 +123,11 @@ final class BankEngine: Sendable {
         state.withLock { body($0.slots[index].emulator) }
     }
 
+    /// Whether a reader serves modem `index`'s slave: the engine saw it opened and not yet closed.
+    func seesSlaveOpen(_ index: Int) -> Bool {
+        state.withLock { $0.slots[index].reader != nil }
+    }
+
     /// Unplugs modem `index` now.
     func unplug(_ index: Int) {
         state.withLock { state in

@@ -9,8 +9,11 @@ public enum FakeModemError: Error, Sendable, Equatable, CustomStringConvertible 
     case configuration(String)
     /// The transcript file could not be created.
     case transcript(path: String, reason: String)
-    /// The bank was already stopped.
+    /// The bank (or the network front end) was already stopped.
     case stopped
+    /// A network front end could not listen (address in use, not local, unresolvable…),
+    /// or its address is not of the form it takes.
+    case network(String)
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum FakeModemError: Error, Sendable, Equatable, CustomStringConvertible 
         case .configuration(let message): message
         case .transcript(let path, let reason): "transcript \(path): \(reason)"
         case .stopped: "the fake modem bank was stopped"
+        case .network(let message): message
         }
     }
 }
@@ -148,7 +152,7 @@ public final class EmulatedModem: Sendable {
     public let number: String
     /// The pty slave a program opens as its serial port, e.g. `/dev/pts/7`.
     public let slavePath: String
-    private let engine: BankEngine
+    let engine: BankEngine
 
     init(index: Int, name: String, number: String, slavePath: String, engine: BankEngine) {
         self.index = index
@@ -162,7 +166,8 @@ public final class EmulatedModem: Sendable {
     public var status: ModemStatus {
         engine.withEmulator(index) { emulator in
             ModemStatus(mode: emulator.mode, isOffHook: emulator.isOffHook, isRinging: emulator.isRinging,
-                        isDTRRaised: emulator.isDTRRaised, registers: emulator.registers)
+                        isDTRRaised: emulator.isDTRRaised, isCarrierDetected: emulator.isCarrierDetected,
+                        registers: emulator.registers)
         }
     }
 
@@ -198,6 +203,15 @@ public final class EmulatedModem: Sendable {
         }
     }
 
+    /// Records `text` as an event of this modem in the transcript.
+    func record(_ text: String) {
+        engine.recorder.record(name, .event, Array(text.utf8), at: .now)
+    }
+
+    /// Whether the bank serves a program on the slave now: it saw the slave opened and
+    /// not yet closed.
+    var engineSeesSlaveOpen: Bool { engine.seesSlaveOpen(index) }
+
     /// Unplugs the modem now: its master closes and the program on the slave reads
     /// end-of-file. A call it was on is lost for the other end.
     public func unplug() { engine.unplug(index) }
@@ -217,6 +231,8 @@ public struct ModemStatus: Sendable, Equatable {
     public var isRinging: Bool
     /// Whether it sees DTR raised.
     public var isDTRRaised: Bool
+    /// Whether it drives DCD (see ``ModemEmulator/isCarrierDetected``).
+    public var isCarrierDetected: Bool
     /// Its S-registers.
     public var registers: SRegisters
 }
