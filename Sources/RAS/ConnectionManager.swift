@@ -713,8 +713,6 @@ public actor ConnectionManager: RasService, RasListening {
         if let ppp = connection.ppp { Task { await ppp.stop(graceful: false) } }
         connection.redialTimer?.cancel()
         connection.retentionTimer?.cancel()
-        for continuation in connection.subscribers.values { continuation.finish() }
-        connectionLogger(connection).info("connection removed")
         if let observer = configuration.observer {
             if !connection.dialReported {
                 let duration = connection.startedAt.map { $0.duration(to: .now) } ?? .zero
@@ -724,6 +722,8 @@ public actor ConnectionManager: RasService, RasListening {
                 connection.record, connection.statistics,
                 hangUpDuration: connection.hangUpRequestedAt.map { $0.duration(to: .now) }))
         }
+        for continuation in connection.subscribers.values { continuation.finish() }
+        connectionLogger(connection).info("connection removed")
         publish(.removed, connection.record)
     }
 
@@ -734,17 +734,19 @@ public actor ConnectionManager: RasService, RasListening {
         ]
         if let detail = error?.detail { metadata["detail"] = "\(detail)" }
         connectionLogger(connection).info("state", metadata: metadata)
+        // The observer first: whoever the notification wakes finds the dial counted.
+        if state == .connected && error == nil {
+            reportDialEnd(handle, error: nil)
+        } else if state == .disconnected {
+            reportDialEnd(handle, error: error ?? connection.machine.error ?? .userDisconnection)
+        }
         let notification = RasDialNotification(handle: handle, state: state, error: error)
         for continuation in connection.subscribers.values { continuation.yield(notification) }
         if state == .connected && error == nil {
-            reportDialEnd(handle, error: nil)
             publish(.connected, connection.record)
-        } else if state == .disconnected {
-            reportDialEnd(handle, error: error ?? connection.machine.error ?? .userDisconnection)
-            if !connection.announcedDisconnect {
-                connections[handle]?.announcedDisconnect = true
-                publish(.disconnected, connection.record)
-            }
+        } else if state == .disconnected, !connection.announcedDisconnect {
+            connections[handle]?.announcedDisconnect = true
+            publish(.disconnected, connection.record)
         }
     }
 

@@ -91,8 +91,11 @@ struct MetricsProcessTests {
 
             let dial = try await bench.rasdial(["Out", "--phonebook", book])
             #expect(dial.status == 0, "the call is answered: \(dial.stderr)")
+            // Rings and caller ID come through the watch stream, a moment after they happen.
             #expect(await TestSupport.eventually {
-                (try? await Scrape(url).value("rasman_connections", ["state": "Connected", "direction": "incoming"])) == 1
+                guard let scrape = try? await Scrape(url) else { return false }
+                return scrape.value("rasman_connections", ["state": "Connected", "direction": "incoming"]) == 1
+                    && scrape.value("rasman_caller_id_total") == 1
             })
             let call = try await Scrape(url)
             #expect((call.value("rasman_rings_total") ?? 0) >= 1, "\(call.text)")
