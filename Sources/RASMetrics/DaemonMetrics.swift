@@ -48,7 +48,8 @@ public final class DaemonMetrics: Sendable {
 
     /// The metrics, all at zero; families with labels appear as their first series does
     /// (from the start: `rasman_dials_total{result="0"}`, `rasman_answers_total{result="0"}`,
-    /// `rasman_connections{state="Connected"}` each way and `rasman_devices` of every probe result).
+    /// `rasman_connections{state="Connected"}` each way, `rasman_listeners{state="idle"}` and
+    /// `rasman_devices` of every probe result).
     public init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
@@ -76,6 +77,7 @@ public final class DaemonMetrics: Sendable {
         _ = dialCounter(.incoming, error: nil)
         for status in Self.probeStatuses { devices.touch([status.rawValue]) }
         for direction in [RasConnectionDirection.outgoing, .incoming] { connections.touch([RasConnState.connected.name, direction.rawValue]) }
+        listeners.touch(["idle"])
     }
 
     /// The probe results every scrape reports, at 0 when no port has them.

@@ -67,7 +67,7 @@ struct DaemonMetricsTests {
     @Test func theStartingFamiliesAreThereAtZero() async {
         let text = String(decoding: await DaemonMetrics().scrape(), as: UTF8.self)
         for line in [
-            #"rasman_connections{state="Connected",direction="outgoing"} 0.0"#, #"rasman_devices{probe="modem"} 0.0"#,
+            #"rasman_connections{state="Connected",direction="outgoing"} 0.0"#, #"rasman_devices{probe="modem"} 0.0"#, #"rasman_listeners{state="idle"} 0.0"#,
             "rasman_rings_total 0", "rasman_caller_id_total 0", "rasman_calls_rejected_total 0", "# TYPE process_open_fds gauge",
         ] {
             #expect(text.contains(line), "\(line) in \(text)")
