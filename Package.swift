@@ -17,12 +17,17 @@ let package = Package(
         .executable(name: "rasmand", targets: ["rasmand"]),
         .executable(name: "rasdial", targets: ["rasdial"]),
         .library(name: "ModemDiscovery", targets: ["ModemDiscovery"]),
+        .library(name: "RASMetrics", targets: ["RASMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // rasmand --metrics-listen: the Prometheus registry and its text exposition, served
+        // over HTTP by NIO on its own event loop (modem I/O stays on SystemIO's reactor).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // `swift package generate-documentation --target RAS` (the DocC catalog Sources/RAS/RAS.docc).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -88,10 +93,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // rasmand's Prometheus metrics: a dedicated registry fed by the connection manager's
+        // observer and watch stream, sampled at scrape time, and the HTTP endpoint serving it.
+        .target(
+            name: "RASMetrics",
+            dependencies: [
+                "RASDaemon", "ModemDiscovery", "RAS", "SystemIO",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "rasmand",
             dependencies: [
-                "RASDaemon", "ModemDiscovery", "RASService", "RAS", "Hayes", "Serial", "SystemIO",
+                "RASMetrics", "RASDaemon", "ModemDiscovery", "RASService", "RAS", "Hayes", "Serial", "SystemIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -157,6 +175,10 @@ let package = Package(
                 "RASService", "RAS", "Hayes", "FakeModem", "Serial", "SystemIO", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RASMetricsTests",
+            dependencies: ["RASMetrics", "RAS", .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict),
         .testTarget(
             name: "ModemDiscoveryTests",

@@ -226,6 +226,12 @@ public actor DeviceTable {
         return records()
     }
 
+    /// The ports as they are known now, in the order of ``devices()``, without waiting for
+    /// the probes in flight and without probing busy ports again: a port being probed again
+    /// shows its last result, one whose first inspection is still running is not listed yet.
+    /// For readers that must not wait, such as a metrics scrape.
+    public var currentDevices: [KnownDevice] { records() }
+
     /// The path of the port `name` designates — its device name (exact, else
     /// case-insensitive), its node, one of its links, or a path that resolves to the same
     /// device — or `nil` if no such port is present. Waits for the probes in flight first.

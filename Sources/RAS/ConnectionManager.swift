@@ -40,6 +40,11 @@ public actor ConnectionManager: RasService, RasListening {
         /// Caller ID is complete once the modem says nothing more for this long (its lines
         /// come in one burst between the first and second ring).
         public var callerIDQuiet: Duration = .milliseconds(150)
+        /// Told when dials end, when connections are removed and, on request, each
+        /// connection's statistics (see ``RasConnectionObservation``); `rasmand` counts with it.
+        /// Called on the manager, in the order things happen: it must return at once and
+        /// must not call the manager.
+        public var observer: (@Sendable (RasConnectionObservation) -> Void)?
 
         /// A configuration; by default names resolve to nothing and no modem is known, so
         /// entries must give a `Port`.
@@ -105,6 +110,12 @@ public actor ConnectionManager: RasService, RasListening {
         var listenerKey: String?
         /// Ends a failed answered call's listing after `IncomingRetentionSeconds`.
         var retentionTimer: Task<Void, Never>?
+        /// When the dial (or the answer) started, for the observer.
+        var startedAt: ContinuousClock.Instant?
+        /// Whether the observer has been told how the dial ended.
+        var dialReported = false
+        /// The first hang-up request, for the observer.
+        var hangUpRequestedAt: ContinuousClock.Instant?
         /// Whether the port is this connection's to close (not a listening line's).
         var ownsPort: Bool { listenerKey == nil }
 
@@ -309,6 +320,18 @@ public actor ConnectionManager: RasService, RasListening {
         connections.values.sorted { $0.handle < $1.handle }.map(\.record)
     }
 
+    /// Tells the ``Configuration/observer`` the statistics of every connection now, in handle
+    /// order (``RasConnectionObservation/statistics(_:_:)``). A metrics scrape asks this way
+    /// rather than with ``statistics(_:)``: on the manager, a connection's statistics never
+    /// come after its ``RasConnectionObservation/removed(_:_:hangUpDuration:)``, so its bytes
+    /// are never counted twice.
+    public func reportStatistics() {
+        guard let observer = configuration.observer else { return }
+        for connection in connections.values.sorted(by: { $0.handle < $1.handle }) {
+            observer(.statistics(connection.record, connection.statistics))
+        }
+    }
+
     public func enumEntries(phonebookPath: String?) async throws(RasError) -> [RasEntryName] {
         try configuration.searchPath.enumerateEntries(phonebookPath: phonebookPath)
     }
@@ -391,6 +414,8 @@ public actor ConnectionManager: RasService, RasListening {
             guard let refreshed = connections[handle] else { return }
             connection = refreshed
         }
+        if event == .start, connection.startedAt == nil { connection.startedAt = .now }
+        if event == .hangUpRequested, connection.hangUpRequestedAt == nil { connection.hangUpRequestedAt = .now }
         let previousPhase = connection.machine.phase
         let (next, effects) = DialMachine.step(connection.machine, event)
         connection.machine = next
@@ -406,6 +431,17 @@ public actor ConnectionManager: RasService, RasListening {
             connections[handle]?.announcedDisconnect = true
             publish(.disconnected, current.record)
         }
+        // A dial hung up before its result ends with 631, as RasDial's would.
+        if event == .hangUpRequested { reportDialEnd(handle, error: .userDisconnection) }
+    }
+
+    /// Tells the observer, once per connection, how its dial (or answer) ended.
+    private func reportDialEnd(_ handle: RasConnectionHandle, error: RasError?) {
+        guard let connection = connections[handle], !connection.dialReported else { return }
+        connections[handle]?.dialReported = true
+        guard let observer = configuration.observer else { return }
+        let duration = connection.startedAt.map { $0.duration(to: .now) } ?? .zero
+        observer(.dialEnded(connection.record, error: error, duration: duration))
     }
 
     private func perform(_ effect: DialMachine.Effect, for handle: RasConnectionHandle) {
@@ -677,6 +713,15 @@ public actor ConnectionManager: RasService, RasListening {
         if let ppp = connection.ppp { Task { await ppp.stop(graceful: false) } }
         connection.redialTimer?.cancel()
         connection.retentionTimer?.cancel()
+        if let observer = configuration.observer {
+            if !connection.dialReported {
+                let duration = connection.startedAt.map { $0.duration(to: .now) } ?? .zero
+                observer(.dialEnded(connection.record, error: connection.machine.error ?? .userDisconnection, duration: duration))
+            }
+            observer(.removed(
+                connection.record, connection.statistics,
+                hangUpDuration: connection.hangUpRequestedAt.map { $0.duration(to: .now) }))
+        }
         for continuation in connection.subscribers.values { continuation.finish() }
         connectionLogger(connection).info("connection removed")
         publish(.removed, connection.record)
@@ -689,6 +734,12 @@ public actor ConnectionManager: RasService, RasListening {
         ]
         if let detail = error?.detail { metadata["detail"] = "\(detail)" }
         connectionLogger(connection).info("state", metadata: metadata)
+        // The observer first: whoever the notification wakes finds the dial counted.
+        if state == .connected && error == nil {
+            reportDialEnd(handle, error: nil)
+        } else if state == .disconnected {
+            reportDialEnd(handle, error: error ?? connection.machine.error ?? .userDisconnection)
+        }
         let notification = RasDialNotification(handle: handle, state: state, error: error)
         for continuation in connection.subscribers.values { continuation.yield(notification) }
         if state == .connected && error == nil {

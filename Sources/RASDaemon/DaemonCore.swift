@@ -29,6 +29,9 @@ public struct DaemonSettings: Sendable {
     /// The daemon's runtime folder (its socket's): data path links go to `lines/` in it,
     /// pppd's hook folders to `ppp/`. `nil`: no links, hooks in the temporary folder.
     public var runtimeDirectory: String?
+    /// Told how dials end, when connections are removed, and their statistics on request
+    /// (the manager's ``ConnectionManager/Configuration/observer``): `rasmand`'s metrics.
+    public var connectionObserver: (@Sendable (RasConnectionObservation) -> Void)?
 
     /// Settings; by default discovery on, candidates only, no configured ports.
     public init(
@@ -86,6 +89,7 @@ public final class DaemonCore: Sendable {
             },
             availableDevices: { await table.modemPaths() },
             listDevices: { await table.devices().map(RasDevice.init) })
+        configuration.observer = settings.connectionObserver
         if let runtime = settings.runtimeDirectory {
             let (lines, state) = Self.prepareRuntimeFolders(runtime, logger: logger)
             configuration.linesDirectory = lines

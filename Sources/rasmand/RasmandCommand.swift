@@ -5,6 +5,7 @@ import Logging
 import ModemDiscovery
 import RAS
 import RASDaemon
+import RASMetrics
 import RASService
 import Serial
 import SystemIO
@@ -21,8 +22,8 @@ struct RasmandCommand: AsyncParsableCommand {
             else $RAS_SOCKET, else $XDG_RUNTIME_DIR/swift-ras/rasmand.sock, else /run/swift-ras/rasmand.sock. Prints 'ready <socket>' on stdout once it accepts clients, \
             logs to stderr, and on SIGTERM, SIGINT or SIGHUP hangs up every connection, removes the \
             socket and exits 0 (1 if a connection could not be torn down in time). Exits 1 when \
-            another rasmand already serves the socket ('already running (pid N)') or the socket \
-            cannot be set up, 2 for a bad option. Modems are discovered with udev and probed with \
+            another rasmand already serves the socket ('already running (pid N)'), the socket \
+            cannot be set up or the --metrics-listen port cannot be had, 2 for a bad option. Modems are discovered with udev and probed with \
             AT commands at start, and followed as they are plugged in and out, unless \
             --no-discovery is given.
             """)
@@ -62,6 +63,9 @@ struct RasmandCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("socket-group"), help: ArgumentHelp("The group that owns the socket (default: dialout for the system socket run by root).", valueName: "group"))
     var socketGroup: String?
+
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464, [::1]:9464; port 0 picks a free port, which the log names). Off by default.", valueName: "host:port"))
+    var metricsListen: String?
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
@@ -135,6 +139,13 @@ struct RasmandCommand: AsyncParsableCommand {
         for device in devices where NetworkPortAddress.isNetworkAddress(device) {
             if let problem = NetworkPortAddress.problem(device) { throw ValidationError("--device \(device): \(problem)") }
         }
+        if let metricsListen {
+            do throws(MetricsAddressError) {
+                _ = try MetricsAddress(parsing: metricsListen)
+            } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
     }
 
     func run() async throws {
@@ -185,7 +196,27 @@ struct RasmandCommand: AsyncParsableCommand {
 
         var settings = daemonSettings()
         settings.runtimeDirectory = (socketPath as NSString).deletingLastPathComponent
+        let metrics = metricsListen != nil ? DaemonMetrics() : nil
+        settings.connectionObserver = metrics?.connectionObserver
         let core = DaemonCore(settings: settings, listener: listener, logger: logger)
+        // The metrics port before anything starts: a port that cannot be had stops rasmand
+        // (status 1) with nothing dialed or probed.
+        var endpoint: MetricsEndpoint?
+        if let metrics, let text = metricsListen, let address = try? MetricsAddress(parsing: text) {
+            await metrics.follow(core)
+            do throws(MetricsEndpointError) {
+                let started = try await MetricsEndpoint.start(at: address, metrics: metrics, logger: logger)
+                endpoint = started
+                logger.notice("serving metrics", metadata: ["url": "http://\(started.address)/metrics"])
+            } catch {
+                complain("cannot serve metrics on \(error)")
+                logger.error("cannot serve metrics", metadata: ["error": "\(error)"])
+                metrics.stop()
+                _ = await core.shutdown(timeout: .seconds(5))
+                lock.release()
+                throw ExitCode(1)
+            }
+        }
         await core.start()
         for entry in answerEntries {
             do throws(RasError) {
@@ -195,6 +226,8 @@ struct RasmandCommand: AsyncParsableCommand {
             } catch {
                 complain("cannot answer on '\(entry)': \(error)")
                 logger.error("cannot answer calls", metadata: ["entry": "\(entry)", "error": "\(error)"])
+                await endpoint?.stop()
+                metrics?.stop()
                 _ = await core.shutdown(timeout: .seconds(5))
                 lock.release()
                 throw ExitCode(1)
@@ -210,6 +243,11 @@ struct RasmandCommand: AsyncParsableCommand {
 
         let signal = await signals.next()
         logger.notice("shutting down: hanging up every connection", metadata: ["signal": "\(TerminationSignals.name(signal))"])
+        if let endpoint {
+            await endpoint.stop()
+            logger.notice("metrics endpoint closed", metadata: ["address": "\(endpoint.address)"])
+        }
+        metrics?.stop()
         let clean = await core.shutdown(timeout: .milliseconds(Int(shutdownTimeout * 1000)))
         lock.release()
         if clean {

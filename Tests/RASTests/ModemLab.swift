@@ -29,7 +29,8 @@ struct ModemLab {
         routes: [NumberRoute] = [], otherwise: CallOutcome = .connect("CONNECT 33600/ARQ/V42BIS", delay: .milliseconds(50)),
         modem: ModemSettings = ModemLab.modem(), count: Int = 1, searchPath: PhonebookSearchPath? = nil,
         linesDirectory: String? = nil, timing: ModemTiming = ModemLab.fastTiming,
-        deviceNames: [String] = [], ringGap: Duration = .seconds(1)
+        deviceNames: [String] = [], ringGap: Duration = .seconds(1),
+        observer: (@Sendable (RasConnectionObservation) -> Void)? = nil
     ) async throws {
         let scenario = Scenario(modemDefaults: modem, routes: routes, otherwise: otherwise)
         bank = try FakeModemBank(scenario: scenario, count: count)
@@ -46,6 +47,7 @@ struct ModemLab {
             listDevices: { devices })
         configuration.linesDirectory = linesDirectory
         configuration.ringGap = ringGap
+        configuration.observer = observer
         manager = ConnectionManager(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
