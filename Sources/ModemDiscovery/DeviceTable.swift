@@ -443,7 +443,8 @@ public actor DeviceTable {
         }
         var names = Set(known.map(\.name))
         for path in configuration.configuredPaths where !matched.contains(path) {
-            let base = path.split(separator: "/").last.map(String.init) ?? path
+            // A modem on a terminal server is named by its address (rfc2217://HOST:PORT).
+            let base = NetworkPortAddress.isNetworkAddress(path) ? path : path.split(separator: "/").last.map(String.init) ?? path
             var name = base
             var count = 1
             while names.contains(name) {

@@ -139,4 +139,92 @@ struct TerminalServerProcessTests {
             #expect(listing.objects.allSatisfy { $0["state"] as? String != "Connected" }, "\(listing.stdout)")
         }
     }
+
+    /// Starts `fakemodem --listen tcp://127.0.0.1:0 [--rfc2217]`; the modems and the URL to dial.
+    static func startNetworkFakeModem(_ bench: Bench, rfc2217: Bool, extra: [String] = []) async throws -> (FakeModems, String) {
+        let transcript = bench.folder + "/transcript.log"
+        var arguments = ["--listen", "tcp://127.0.0.1:0", "--scenario", bench.folder + "/scenario.yaml", "--transcript", transcript]
+        if rfc2217 { arguments.append("--rfc2217") }
+        let child = try Spawned(try Binaries.url("fakemodem"), arguments + extra, name: "fakemodem", folder: bench.folder)
+        bench.adopt(child)
+        let ready = try #require(try await child.ready().first)
+        let fields = ready.split(separator: " ").map(String.init)
+        let url = try #require(fields.last, "ready line: \(ready)")
+        #expect(url.hasPrefix(rfc2217 ? "rfc2217://127.0.0.1:" : "tcp://127.0.0.1:"), "ready line: \(ready)")
+        return (FakeModems(process: child, links: [], slaves: [fields[0]], transcriptPath: transcript), url)
+    }
+
+    @Test func theFakeModemsOwnRFC2217ServerHasRealDTRAndCarrier() async throws {
+        try await Bench.run("rfc2217fm") { bench in
+            let (modems, url) = try await Self.startNetworkFakeModem(bench, rfc2217: true)
+            // rasmand --device with the address: an entry-less dial without --device uses it.
+            let daemon = try await bench.startDaemon(extra: ["--device", url])
+            try await Self.dialDataHangUp(bench, url: url, modems: modems, label: "fakemodem RFC 2217")
+            // The hang-up dropped DTR over RFC 2217 and the modem's DCD confirmed it.
+            #expect(daemon.stderr.contains("report=dtr (confirmed)"), "a DTR hang-up: \(daemon.stderr.suffix(2000))")
+            #expect(modems.events().contains { $0.hasPrefix("rfc2217 set-control dtr-off") }, "\(modems.events().suffix(12))")
+
+            // The far end hangs up after 300 ms: the carrier is lost, 629.
+            let drop = try await bench.rasdial(["--phone", "5550300"])
+            #expect(drop.status == 0, "\(drop.stderr)")
+            let client = try await bench.client()
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) {
+                (try? await client.enumConnections().first { $0.entryName == ".5550300" }?.error) == .remoteDisconnection
+            }, "a lost carrier over RFC 2217 is 629")
+            let connection = try #require(try await client.enumConnections().first { $0.entryName == ".5550300" })
+            #expect(connection.deviceName == url)
+            try await client.hangUp(connection.handle)
+        }
+    }
+
+    @Test func aListeningLineAnswersOnATerminalServer() async throws {
+        try await Bench.run("rfc2217answer") { bench in
+            let (_, url) = try await Self.startNetworkFakeModem(
+                bench, rfc2217: true, extra: ["--ring-after", "2", "--caller", "5550100", "--ring-interval", "0.3"])
+            _ = try await bench.startDaemon()
+            let book = bench.folder + "/lines.pbk"
+            try "[Line]\nAnswer=1\nPort=\(url)\n".write(toFile: book, atomically: true, encoding: .utf8)
+            let listen = try await bench.rasdial(["Line", "--listen", "--phonebook", book])
+            #expect(listen.status == 0, "\(listen.stderr)")
+            let client = try await bench.client()
+            #expect(await TestSupport.eventually(timeout: .seconds(15)) {
+                (try? await client.enumConnections().first { $0.direction == .incoming && $0.state == .connected }) != nil
+            }, "the call on the terminal server's modem was answered")
+            let incoming = try #require(try await client.enumConnections().first { $0.direction == .incoming })
+            #expect(incoming.callerID?.number == "5550100" || incoming.callerID == nil, "\(String(describing: incoming.callerID))")
+            try await client.hangUpAndWait(incoming.handle, timeout: .seconds(10))
+            let stop = try await bench.rasdial(["Line", "--listen", "--stop"])
+            #expect(stop.status == 0, "\(stop.stderr)")
+        }
+    }
+
+    @Test func pyserialsRFC2217ServerExampleCarriesTheWholeCycle() async throws {
+        try await Bench.run("pyserial2217") { bench in
+            #expect(FileManager.default.fileExists(atPath: Self.pyserialServer), "python3-serial's examples are missing (.ci/run installs python3-serial)")
+            // pyserial's example serves a pyserial port; a pty has no modem lines for it, so it
+            // serves the fake modem's own RFC 2217 port: DTR and DCD cross both servers.
+            let (modems, upstream) = try await Self.startNetworkFakeModem(bench, rfc2217: true)
+            let port = try Self.freePort()
+            let server = try Spawned(
+                URL(fileURLWithPath: "/usr/bin/python3"), [Self.pyserialServer, "-p", "\(port)", upstream],
+                name: "rfc2217_server", folder: bench.folder)
+            bench.adopt(server)
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) { Self.listens(on: port) }, "pyserial: \(server.stderr)")
+            let daemon = try await bench.startDaemon()
+            try await Self.dialDataHangUp(bench, url: "rfc2217://127.0.0.1:\(port)", modems: modems, label: "pyserial RFC 2217")
+            #expect(daemon.stderr.contains("report=dtr (confirmed)"), "a DTR hang-up through pyserial's server")
+            // The example stops only on Ctrl-C (SIGTERM arrives ignored from the test runner).
+            server.signal(SIGKILL)
+        }
+    }
+
+    @Test func rawTCPReachesATelnetModem() async throws {
+        try await Bench.run("rawtcp") { bench in
+            let (modems, url) = try await Self.startNetworkFakeModem(bench, rfc2217: false)
+            let daemon = try await bench.startDaemon()
+            try await Self.dialDataHangUp(bench, url: url, modems: modems, label: "raw TCP")
+            // No modem lines over raw TCP: +++ and ATH.
+            #expect(daemon.stderr.contains("report=escape (confirmed)"), "\(daemon.stderr.suffix(1500))")
+        }
+    }
 }
