@@ -82,6 +82,11 @@ let package = Package(
             path: "Benchmarks/DataPathBench",
             swiftSettings: strict),
         .executableTarget(
+            name: "network-bench",
+            dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "SystemIO", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/NetworkBench",
+            swiftSettings: strict),
+        .executableTarget(
             name: "fakemodem-bench",
             dependencies: ["FakeModem", "Serial"],
             path: "Benchmarks/FakeModemBench",
