@@ -30,51 +30,41 @@ public struct NetworkPortAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `rfc2217://HOST:PORT` or `tcp://HOST:PORT`.
     /// - Throws: `.notSerialDevice` saying what is wrong.
     public init(_ text: String) throws(SerialError) {
-        if let problem = Self.problem(text) { throw .notSerialDevice(path: text, reason: problem) }
-        guard let parsed = Self.parse(text) else { throw .notSerialDevice(path: text, reason: "not a network port address") }
-        self = parsed
+        switch Self.parse(text) {
+        case .success(let address): self = address
+        case .failure(let problem): throw .notSerialDevice(path: text, reason: problem.description)
+        }
     }
 
     /// What is wrong with `text` as a network address, or `nil` when it is well formed.
     public static func problem(_ text: String) -> String? {
-        guard isNetworkAddress(text) else { return "a network port is rfc2217://HOST:PORT or tcp://HOST:PORT" }
-        guard let separator = text.range(of: "://") else { return "missing ://" }
-        let rest = text[separator.upperBound...]
-        if rest.contains("/") || rest.contains("?") || rest.contains("@") {
-            return "only HOST:PORT may follow the scheme (no path, query or user)"
+        switch parse(text) {
+        case .success: nil
+        case .failure(let problem): problem.description
         }
-        let host: Substring, portText: Substring
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return "an IPv6 address needs its closing ]" }
-            host = rest[rest.index(after: rest.startIndex)..<close]
-            let after = rest[rest.index(after: close)...]
-            guard after.hasPrefix(":") else { return "the port is missing (HOST:PORT)" }
-            portText = after.dropFirst()
-        } else {
-            guard let colon = rest.lastIndex(of: ":") else { return "the port is missing (HOST:PORT)" }
-            host = rest[..<colon]
-            portText = rest[rest.index(after: colon)...]
-            if host.contains(":") { return "write an IPv6 address in brackets: [::1]:PORT" }
-        }
-        if host.isEmpty { return "the host is missing" }
-        if host.utf8.count > 253 || !host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:_%".contains($0)) }) {
-            return "'\(host)' is not a host name or address"
-        }
-        guard !portText.isEmpty, portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber),
-              portText.count <= 5, let port = Int(portText), (1...65535).contains(port) else {
-            return "the port must be a number from 1 to 65535, not '\(portText)'"
-        }
-        return nil
     }
 
-    private static func parse(_ text: String) -> NetworkPortAddress? {
-        guard problem(text) == nil, let separator = text.range(of: "://"),
-              let transport = Transport(rawValue: text[..<separator.lowerBound].lowercased()) else { return nil }
+    private struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private static func parse(_ text: String) -> Result<NetworkPortAddress, Problem> {
+        guard isNetworkAddress(text), let separator = text.range(of: "://"),
+              let transport = Transport(rawValue: text[..<separator.lowerBound].lowercased()) else {
+            return .failure(Problem(description: "a network port is rfc2217://HOST:PORT or tcp://HOST:PORT"))
+        }
         let rest = text[separator.upperBound...]
-        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else { return nil }
-        var host = String(rest[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return NetworkPortAddress(transport: transport, host: host, port: port)
+        if rest.contains("/") || rest.contains("?") || rest.contains("@") {
+            return .failure(Problem(description: "only HOST:PORT may follow the scheme (no path, query or user)"))
+        }
+        let endpoint: HostPort
+        do {
+            endpoint = try HostPort(parsing: rest)
+        } catch {
+            return .failure(Problem(description: error.problem))
+        }
+        guard endpoint.port != 0 else { return .failure(Problem(description: "the port must be a number from 1 to 65535")) }
+        return .success(NetworkPortAddress(transport: transport, host: endpoint.host, port: endpoint.port))
     }
 
     /// An address.
@@ -86,7 +76,7 @@ public struct NetworkPortAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// `rfc2217://HOST:PORT` (IPv6 hosts in brackets).
     public var description: String {
-        "\(transport.rawValue)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        "\(transport.rawValue)://\(HostPort(host: host, port: port))"
     }
 }
 

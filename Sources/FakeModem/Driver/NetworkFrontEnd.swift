@@ -65,30 +65,14 @@ public final class NetworkFrontEnd: Sendable {
             case "rfc2217": mode = .rfc2217
             default: throw .network(form)
             }
-            let rest = url[separator.upperBound...]
-            let hostPart: Substring
-            let portPart: Substring
-            if rest.hasPrefix("[") {
-                guard let close = rest.firstIndex(of: "]"), rest[rest.index(after: close)...].hasPrefix(":") else {
-                    throw .network(form)
-                }
-                hostPart = rest[rest.index(after: rest.startIndex)..<close]
-                portPart = rest[rest.index(close, offsetBy: 2)...]
-                guard hostPart.contains(":"), hostPart.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ":.%".contains($0)) })
-                else { throw .network(form) }
-            } else {
-                guard let colon = rest.lastIndex(of: ":") else { throw .network(form) }
-                hostPart = rest[..<colon]
-                portPart = rest[rest.index(after: colon)...]
-                guard hostPart.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
-                    throw .network(form)
-                }
+            let endpoint: HostPort
+            do {
+                endpoint = try HostPort(parsing: url[separator.upperBound...])
+            } catch {
+                throw .network("\(form): \(error.problem)")
             }
-            guard !hostPart.isEmpty, !portPart.isEmpty, portPart.count <= 5, portPart.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let port = Int(portPart), port <= 65535
-            else { throw .network(form) }
-            host = String(hostPart)
-            self.port = port
+            host = endpoint.host
+            self.port = endpoint.port
         }
     }
 
