@@ -1,3 +1,4 @@
+import CSystemSupport
 import Glibc
 import Synchronization
 
@@ -50,6 +51,48 @@ package final class Descriptor: Sendable {
                 register(fd)
                 return true
             }
+        }
+    }
+
+    /// Sends every byte of `bytes` on this socket (`MSG_NOSIGNAL`), waiting for room on the
+    /// reactor until `deadline` (`nil`: none) — the one send loop of every stream socket.
+    /// - Throws: `.hangUp` if the peer is gone, `.timedOut`, `.closed`, `.cancelled`.
+    package func sendAll(_ bytes: ArraySlice<UInt8>, deadline: ContinuousClock.Instant?) async throws(SystemError) {
+        var pending = bytes
+        while !pending.isEmpty {
+            let written = try withFD { fd throws(SystemError) -> Int in
+                switch Syscall.result({ pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }) {
+                case .success(let count): return count
+                case .failure(.resourceTemporarilyUnavailable): return 0
+                case .failure(.brokenPipe), .failure(.connectionReset): throw .hangUp(path: path)
+                case .failure(let error): throw .system(call: "send", path: path, errno: error)
+                }
+            }
+            pending = pending.dropFirst(written)
+            if pending.isEmpty { return }
+            if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
+            let readiness = await wait(events: Int16(POLLOUT), deadline: deadline)
+            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "write", path: path) }
+        }
+    }
+
+    /// Accepts the next connection on this listening socket (non-blocking, close-on-exec),
+    /// waiting until `deadline` (`nil`: none) — the one accept loop of every listener.
+    /// - Returns: the new descriptor, or `nil` when the deadline passed.
+    /// - Throws: `.closed` once the listener is closed, `.cancelled`.
+    package func acceptNext(deadline: ContinuousClock.Instant?) async throws(SystemError) -> Int32? {
+        while true {
+            let fd = try withFD { fd throws(SystemError) -> Int32? in
+                switch Syscall.result({ csupport_accept(fd) }) {
+                case .success(let client): return client
+                case .failure(.resourceTemporarilyUnavailable), .failure(.connectionAbort): return nil
+                case .failure(let error): throw .system(call: "accept", path: path, errno: error)
+                }
+            }
+            if let fd { return fd }
+            let readiness = await wait(events: Int16(POLLIN), deadline: deadline)
+            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "accept", path: path) }
+            if readiness.revents == 0 { return nil }
         }
     }
 

@@ -93,22 +93,7 @@ public final class TCPConnection: Sendable {
     public func write(deadline: ContinuousClock.Instant? = nil, _ produce: () -> [UInt8]) async throws(SystemError) {
         await turns.take()
         defer { turns.pass() }
-        var pending = produce()[...]
-        while !pending.isEmpty {
-            let written = try descriptor.withFD { fd throws(SystemError) -> Int in
-                switch Syscall.result({ pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }) {
-                case .success(let count): return count
-                case .failure(.resourceTemporarilyUnavailable): return 0
-                case .failure(.brokenPipe), .failure(.connectionReset): throw .hangUp(path: address)
-                case .failure(let error): throw .system(call: "send", path: address, errno: error)
-                }
-            }
-            pending = pending.dropFirst(written)
-            if pending.isEmpty { return }
-            if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: address) }
-            let readiness = await descriptor.wait(events: Int16(POLLOUT), deadline: deadline)
-            if readiness.cancelled { throw isClosed ? .closed(path: address) : .cancelled(operation: "write", path: address) }
-        }
+        try await descriptor.sendAll(produce()[...], deadline: deadline)
     }
 }
 
@@ -140,26 +125,13 @@ public final class TCPListener: Sendable {
     /// - Returns: the connection, or `nil` when the deadline passed.
     /// - Throws: `.closed` once the listener is closed, `.cancelled`.
     public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SystemError) -> TCPConnection? {
-        while true {
-            let fd = try descriptor.withFD { fd throws(SystemError) -> Int32? in
-                switch Syscall.result({ csupport_accept(fd) }) {
-                case .success(let client): return client
-                case .failure(.resourceTemporarilyUnavailable), .failure(.connectionAbort): return nil
-                case .failure(let error): throw .system(call: "accept", path: address, errno: error)
-                }
-            }
-            if let fd {
-                var one: Int32 = 1
-                _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                var text = [CChar](repeating: 0, count: 1100)
-                let peer = csupport_peer_address(fd, &text, UInt(text.count)) == 0
-                    ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : address
-                return TCPConnection(fd: fd, address: peer)
-            }
-            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
-            if readiness.cancelled { throw isClosed ? .closed(path: address) : .cancelled(operation: "accept", path: address) }
-            if readiness.revents == 0 { return nil }
-        }
+        guard let fd = try await descriptor.acceptNext(deadline: deadline) else { return nil }
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var text = [CChar](repeating: 0, count: 1100)
+        let peer = csupport_peer_address(fd, &text, UInt(text.count)) == 0
+            ? String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : address
+        return TCPConnection(fd: fd, address: peer)
     }
 
     /// Whether ``close()`` was called.

@@ -162,22 +162,7 @@ public final class UnixSocketConnection: Sendable {
         await turns.take()
         defer { turns.pass() }
         if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
-        var pending = Array(bytes)[...]
-        while !pending.isEmpty {
-            let written = try descriptor.withFD { fd throws(SystemError) -> Int in
-                switch Syscall.result({ pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }) {
-                case .success(let count): return count
-                case .failure(.resourceTemporarilyUnavailable): return 0
-                case .failure(.brokenPipe), .failure(.connectionReset): throw .hangUp(path: path)
-                case .failure(let error): throw .system(call: "send", path: path, errno: error)
-                }
-            }
-            pending = pending.dropFirst(written)
-            if pending.isEmpty { return }
-            if let deadline, deadline <= .now { throw .timedOut(operation: "write", path: path) }
-            let readiness = await descriptor.wait(events: Int16(POLLOUT), deadline: deadline)
-            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "write", path: path) }
-        }
+        try await descriptor.sendAll(Array(bytes)[...], deadline: deadline)
     }
 }
 
@@ -269,23 +254,11 @@ public final class UnixSocketListener: Sendable {
     /// - Returns: the connection, or `nil` when the deadline passed.
     /// - Throws: `.closed` once the listener is closed, `.cancelled`.
     public func accept(deadline: ContinuousClock.Instant? = nil) async throws(SystemError) -> UnixSocketConnection? {
-        while true {
-            let fd = try descriptor.withFD { fd throws(SystemError) -> Int32? in
-                switch Syscall.result({ csupport_accept(fd) }) {
-                case .success(let client): return client
-                case .failure(.resourceTemporarilyUnavailable), .failure(.connectionAbort): return nil
-                case .failure(let error): throw .system(call: "accept", path: path, errno: error)
-                }
-            }
-            if let fd {
-                // A peer that vanished before we could read its credentials is skipped.
-                if let connection = try? UnixSocketConnection(fd: fd, path: path) { return connection }
-                continue
-            }
-            let readiness = await descriptor.wait(events: Int16(POLLIN), deadline: deadline)
-            if readiness.cancelled { throw isClosed ? .closed(path: path) : .cancelled(operation: "accept", path: path) }
-            if readiness.revents == 0 { return nil }
+        while let fd = try await descriptor.acceptNext(deadline: deadline) {
+            // A peer that vanished before we could read its credentials is skipped.
+            if let connection = try? UnixSocketConnection(fd: fd, path: path) { return connection }
         }
+        return nil
     }
 
     /// Whether ``close()`` was called.
