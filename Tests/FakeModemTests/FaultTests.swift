@@ -30,6 +30,26 @@ struct FaultTests {
         }
     }
 
+    /// Found by soak-bench: a burst `\r\nCONNECT 96` ended by the next result's CR LF read as
+    /// a whole `CONNECT 96`, so a dial to a NO ANSWER number "connected". Noise may garble
+    /// results but must not invent one.
+    @Test("Line noise never forms a whole result line")
+    func noiseIsNeverAResult() async throws {
+        try await withFaultyModem("noisy") { _, client in
+            try await client.send("ATE0\r")
+            var output: [UInt8] = []
+            for _ in 0..<400 {
+                output += try await client.readBytes(until: Array("OK\r\n".utf8))
+                try await client.send("AT\r")
+            }
+            output += try await client.readBytes(until: Array("OK\r\n".utf8)) + client.drainBytes(for: .milliseconds(50))
+            let lines = output.split(whereSeparator: { $0 == 13 || $0 == 10 }).map { String(decoding: $0, as: UTF8.self) }
+            let invented = lines.filter { $0.hasPrefix("CONNECT") || $0 == "BUSY" || $0 == "RING" || $0 == "NO CARRIER" }
+            #expect(invented.isEmpty, "noise made result lines: \(invented)")
+            #expect(lines.filter { $0 == "OK" }.count >= 401)
+        }
+    }
+
     @Test("Late results: BUSY arrives after the modem already answered the next command")
     func lateResults() async throws {
         try await withFaultyModem("late") { modem, client in

@@ -78,9 +78,14 @@ extension SplitMix64 {
         case 2:
             return Array(repeating: 0xFF, count: Int.random(in: 1...4, using: &self))
         default:
-            let texts = ["\r\nNO CARRIER", "\r\nCONNECT 9600", "\r\nBUSY", "OK", "\r\nRING"]
-            let text = Array(texts[Int.random(in: 0..<texts.count, using: &self)].utf8)
-            return Array(text.prefix(Int.random(in: 1..<text.count, using: &self)))
+            // A cut line must not be a result itself once the next line's CR LF ends it:
+            // `CONNECT` and `CONNECT 96` are results (any rate is), so that line is cut
+            // inside its first word (`\r\nCONNEC` at most); the others are results only whole.
+            let texts: [(text: String, longestCut: Int)] = [
+                ("\r\nNO CARRIER", 11), ("\r\nCONNECT 9600", 8), ("\r\nBUSY", 5), ("OK", 1), ("\r\nRING", 5),
+            ]
+            let chosen = texts[Int.random(in: 0..<texts.count, using: &self)]
+            return Array(Array(chosen.text.utf8).prefix(Int.random(in: 1...chosen.longestCut, using: &self)))
         }
     }
 }
