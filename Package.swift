@@ -86,12 +86,17 @@ let package = Package(
             dependencies: ["RAS", "Hayes", "FakeModem", "Serial", "SystemIO", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/NetworkBench",
             swiftSettings: strict),
-        // soak-bench: process helpers, /proc samples, transcript tails.
+        // soak-bench and scale-bench: process helpers, /proc samples, transcript tails.
         .target(name: "SoakSupport", path: "Benchmarks/SoakSupport", swiftSettings: strict),
         .executableTarget(
             name: "soak-bench",
             dependencies: ["SoakSupport", "RASService", "RAS"],
             path: "Benchmarks/SoakBench",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "scale-bench",
+            dependencies: ["SoakSupport", "RASService", "RAS"],
+            path: "Benchmarks/ScaleBench",
             swiftSettings: strict),
         .executableTarget(
             name: "fakemodem-bench",
