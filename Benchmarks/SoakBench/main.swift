@@ -265,12 +265,14 @@ func notifications(_ stream: AsyncStream<RasDialNotification>, until stop: @esca
     }
 }
 
-/// Hangs `handle` up and waits until status answers 6; nil when it did, else why not.
+/// Hangs `handle` up and waits until status answers 6; nil when it did, else why not. A
+/// handle already gone before the hang-up is a failure too: RAS keeps an ended connection
+/// (a failed dial, a dropped call, an ended incoming call) listed until it is hung up.
 func hangUpAndWait(_ client: RASClient, _ handle: RasConnectionHandle, timeout: Double) async -> String? {
     do {
         try await client.hangUp(handle)
     } catch {
-        if error == .invalidHandle { return nil }
+        if error == .invalidHandle { return "the handle was gone before the hang-up" }
         return "hangUp: \(error)"
     }
     let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
