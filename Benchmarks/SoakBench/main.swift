@@ -297,7 +297,6 @@ func runCycle(_ cycle: Int, modem: SoakModem, client: RASClient, book: String, o
     let kind = CallKind.draw(seed: options.seed, cycle: cycle)
     var record = CycleRecord(cycle: cycle, modem: modem.index, kind: kind, fault: modem.fault, seconds: 0)
     let start = ContinuousClock.now
-    defer { _ = start }
     func fail(_ failure: String, _ detail: String) -> CycleRecord {
         var failed = record
         failed.failure = failed.failure ?? failure
