@@ -307,7 +307,11 @@ struct PhonebookParser {
         var firstLineOfEntry: [String: Int] = [:]
         for (offset, rawLine) in rawLines.enumerated() {
             let number = offset + 1
-            let lineBytes = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
+            // Every CR before the LF belongs to the line ending: CR CR LF is what a file
+            // converted to CR LF twice has, and a line text ending in CR could not be written
+            // back (the writer's ending would absorb it).
+            var lineBytes = rawLine
+            while lineBytes.last == 0x0D { lineBytes = lineBytes.dropLast() }
             if lineBytes.contains(0) {
                 throw unloadable("line \(number) contains NUL bytes (is the file UTF-16?); save it as UTF-8")
             }
