@@ -2,7 +2,8 @@
 # Long fuzz run (DESIGN.md, "Fuzzing"): builds the libFuzzer driver and runs every target
 # (or the ones named) for RUNS executions each, one after another, starting from a copy
 # of Fixtures/fuzz/<target>/ (the repository's corpus is not written to). Prints
-# executions, exec/s, time and whether it crashed; a crashing input is copied to
+# executions, exec/s, time and whether it crashed (libFuzzer gets Fuzz/Dictionaries/<target>.dict,
+# the protocol's words); a crashing input is copied to
 # Fixtures/fuzz/<target>/crash-<sha1> (turn it into a regression test: README, "Fuzzing").
 #
 #   scripts/fuzz.sh [target…]           RUNS=1000000 by default
@@ -47,8 +48,11 @@ for target in "${targets[@]}"; do
     log="$work/$target/log"
     start=$(date +%s.%N)
     status=0
-    (cd "$work/$target" && SWIFT_RAS_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no nice -n 10 "$fuzzer" -seed="$seed" -runs="$runs" \
-        -print_final_stats=1 -artifact_prefix="$work/$target/artifacts/" corpus) >"$log" 2>&1 || status=$?
+    dictionary=()
+    if [ -f "Fuzz/Dictionaries/$target.dict" ]; then dictionary=(-dict="$PWD/Fuzz/Dictionaries/$target.dict"); fi
+    (cd "$work/$target" && SWIFT_RAS_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no nice -n 10 "$fuzzer" -seed="$seed" \
+        -runs="$runs" "${dictionary[@]}" -print_final_stats=1 -artifact_prefix="$work/$target/artifacts/" corpus) \
+        >"$log" 2>&1 || status=$?
     seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     executions=${executions:-0}
