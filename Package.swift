@@ -172,6 +172,19 @@ let package = Package(
             dependencies: ["DiscoveryTestbed", "UMockdevFixes", "ModemDiscovery"],
             path: "Benchmarks/DiscoveryBench",
             swiftSettings: strict),
+        // Fuzzing (DESIGN.md, "Fuzzing"): the targets as pure functions, shared by the libFuzzer
+        // driver and FuzzTests; the driver is `swift-ras-fuzz` built with --sanitize fuzzer
+        // -Xswiftc -DFUZZING (scripts/fuzz.sh), a replayer of saved inputs otherwise.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["Hayes", "RAS", "RASService", "Serial"],
+            path: "Fuzz/Targets",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "swift-ras-fuzz",
+            dependencies: ["FuzzTargets"],
+            path: "Fuzz/Main",
+            swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Hayes"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "SystemIOTests",
@@ -193,6 +206,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "RAS", "Hayes", "Serial"], swiftSettings: strict),
         .testTarget(
             name: "RASMetricsTests",
             dependencies: ["RASMetrics", "RAS", .product(name: "Prometheus", package: "swift-prometheus")],

@@ -81,6 +81,15 @@ public struct Phonebook: Sendable, Equatable {
         try PhonebookParser(source: path).read(contents(of: path, requester: requester))
     }
 
+    /// Reads phonebook bytes leniently, as ``read(from:requester:)`` reads a file's contents:
+    /// the phonebook and one 625 error per bad line. For the fuzzers, which must not write
+    /// files in their loop.
+    /// - Throws: 622 — bytes that cannot be split into lines at all.
+    package static func read(bytes: [UInt8]) throws(RasError) -> (phonebook: Phonebook, problems: [RasError]) {
+        let (phonebook, problems) = try PhonebookParser(source: nil).read(bytes)
+        return (phonebook, problems.map(\.error))
+    }
+
     /// The bytes of the regular file at `path`, read through ``SafeFile``.
     /// - Throws: 621 naming the path and the reason.
     private static func contents(of path: String, requester: PeerCredentials?) throws(RasError) -> [UInt8] {
@@ -298,7 +307,11 @@ struct PhonebookParser {
         var firstLineOfEntry: [String: Int] = [:]
         for (offset, rawLine) in rawLines.enumerated() {
             let number = offset + 1
-            let lineBytes = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
+            // Every CR before the LF belongs to the line ending: CR CR LF is what a file
+            // converted to CR LF twice has, and a line text ending in CR could not be written
+            // back (the writer's ending would absorb it).
+            var lineBytes = rawLine
+            while lineBytes.last == 0x0D { lineBytes = lineBytes.dropLast() }
             if lineBytes.contains(0) {
                 throw unloadable("line \(number) contains NUL bytes (is the file UTF-16?); save it as UTF-8")
             }

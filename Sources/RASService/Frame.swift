@@ -31,13 +31,14 @@ public struct ServerInfo: Sendable, Codable, Equatable {
 }
 
 /// One frame of the protocol: request, response or event. Unused fields are omitted.
-struct Frame: Codable, Sendable {
-    var v: Int = WireProtocol.version
+/// `package` (with the few members the fuzzers check) so that `FuzzTargets` can feed it.
+package struct Frame: Codable, Sendable {
+    package var v: Int = WireProtocol.version
     // Requests
-    var id: Int?
-    var op: String?
+    package var id: Int?
+    package var op: String?
     // Responses
-    var ok: Bool?
+    package var ok: Bool?
     var error: RasError?
     // Events
     var event: String?
@@ -63,7 +64,7 @@ struct Frame: Codable, Sendable {
     var lineEvent: RasListenerEvent?
 
     /// The operations a client may request.
-    enum Operation: String, CaseIterable {
+    package enum Operation: String, CaseIterable {
         case hello, dial, hangUp, status, statistics, enumConnections, enumEntries, enumDevices, subscribe, watch, unsubscribe
         case listen, stopListening, listeners
     }
@@ -84,7 +85,8 @@ struct Frame: Codable, Sendable {
 
     static func failure(to id: Int?, _ error: RasError) -> Frame { Frame(id: id, ok: false, error: error) }
 
-    func encodedLine() -> [UInt8] {
+    /// The frame as one line of JSON, newline included.
+    package func encodedLine() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding our own frame cannot fail: every field is a plain Codable value.
@@ -92,16 +94,50 @@ struct Frame: Codable, Sendable {
         return Array(data) + [10]
     }
 
-    static func decode(_ line: ArraySlice<UInt8>) throws -> Frame {
+    /// The frame in `line` (without its newline). - Throws: the decoder's error.
+    package static func decode(_ line: ArraySlice<UInt8>) throws -> Frame {
         try JSONDecoder().decode(Frame.self, from: Data(line))
     }
+
+    /// How the server reads one request line: the request with its `id` and operation, or
+    /// the failure frame it answers instead (malformed JSON, another protocol version, no
+    /// `id`, an unknown `op`). Pure, so that the fuzzers check exactly what the server does.
+    package static func reading(requestLine line: ArraySlice<UInt8>) -> RequestReading {
+        let request: Frame
+        do {
+            request = try Frame.decode(line)
+        } catch {
+            return .refused(.failure(to: nil, RasError.invalidParameter.with(
+                detail: "malformed frame: not a JSON object of the protocol")))
+        }
+        guard request.v == WireProtocol.version else {
+            return .refused(.failure(to: request.id, RasError.invalidParameter.with(
+                detail: "protocol version \(request.v) is not supported (this server speaks \(WireProtocol.version))")))
+        }
+        guard let id = request.id else {
+            return .refused(.failure(to: nil, RasError.invalidParameter.with(detail: "request without an id")))
+        }
+        guard let name = request.op, let operation = Frame.Operation(rawValue: name) else {
+            return .refused(.failure(to: id, RasError.invalidParameter.with(detail: "unknown operation '\(request.op ?? "")'")))
+        }
+        return .request(request, id: id, operation: operation)
+    }
+}
+
+/// What the server makes of one request line (``Frame/reading(requestLine:)``).
+package enum RequestReading {
+    /// A request of the protocol, to perform.
+    case request(Frame, id: Int, operation: Frame.Operation)
+    /// Not a request the server performs; the frame is its answer.
+    case refused(Frame)
 }
 
 /// Splits a byte stream into lines of at most `limit` bytes (by default
 /// ``WireProtocol/maximumFrameBytes``); an
 /// over-long line is reported once and skipped up to its newline.
-struct LineSplitter {
-    enum Item: Equatable {
+package struct LineSplitter {
+    /// One piece of the stream.
+    package enum Item: Equatable {
         case line(ArraySlice<UInt8>)
         case oversized
     }
@@ -109,11 +145,13 @@ struct LineSplitter {
     private var buffer: [UInt8] = []
     private var discarding = false
     /// The longest line, newline included.
-    let limit: Int
+    package let limit: Int
 
-    init(limit: Int = WireProtocol.maximumFrameBytes) { self.limit = limit }
+    /// A splitter of lines up to `limit` bytes, newline included.
+    package init(limit: Int = WireProtocol.maximumFrameBytes) { self.limit = limit }
 
-    mutating func feed(_ bytes: [UInt8]) -> [Item] {
+    /// The lines (without newline; blank ones skipped) and over-long lines completed by `bytes`.
+    package mutating func feed(_ bytes: [UInt8]) -> [Item] {
         var items: [Item] = []
         for byte in bytes {
             if byte == 10 {
@@ -137,5 +175,5 @@ struct LineSplitter {
     }
 
     /// Bytes of an unfinished line (a peer that went away mid-frame left them).
-    var pendingCount: Int { buffer.count }
+    package var pendingCount: Int { buffer.count }
 }

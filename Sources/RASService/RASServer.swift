@@ -122,25 +122,13 @@ private actor ClientSession {
     }
 
     private func handle(_ line: ArraySlice<UInt8>) async {
-        let request: Frame
-        do {
-            request = try Frame.decode(line)
-        } catch {
-            await send(.failure(to: nil, RasError.invalidParameter.with(detail: "malformed frame: not a JSON object of the protocol")))
+        let request: Frame, id: Int, operation: Frame.Operation
+        switch Frame.reading(requestLine: line) {
+        case .refused(let failure):
+            await send(failure)
             return
-        }
-        guard request.v == WireProtocol.version else {
-            await send(.failure(to: request.id, RasError.invalidParameter.with(
-                detail: "protocol version \(request.v) is not supported (this server speaks \(WireProtocol.version))")))
-            return
-        }
-        guard let id = request.id else {
-            await send(.failure(to: nil, RasError.invalidParameter.with(detail: "request without an id")))
-            return
-        }
-        guard let name = request.op, let operation = Frame.Operation(rawValue: name) else {
-            await send(.failure(to: id, RasError.invalidParameter.with(detail: "unknown operation '\(request.op ?? "")'")))
-            return
+        case .request(let frame, let frameID, let frameOperation):
+            (request, id, operation) = (frame, frameID, frameOperation)
         }
         do {
             try await perform(operation, request, id: id)
