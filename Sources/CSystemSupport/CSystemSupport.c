@@ -118,6 +118,10 @@ int csupport_spawn(const char *path, char *const argv[], char *const envp[], int
         if (fds[target] >= 0) result = posix_spawn_file_actions_adddup2(&actions, fds[target], target);
         else result = posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
     }
+    // Nothing but 0, 1 and 2 reaches the child: a descriptor this process inherited without
+    // close-on-exec (a parent's pipe or socket) would otherwise live on in pppd, and whoever
+    // waits for that descriptor's end would wait for pppd too.
+    if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
