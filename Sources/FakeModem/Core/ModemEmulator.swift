@@ -55,8 +55,8 @@ public struct ModemEmulator: Sendable {
     /// aborting it (a trailing LF after the CR, say), as real modems do.
     public static let abortGrace: Duration = .milliseconds(125)
 
-    /// The settings this modem was made with.
-    public let settings: ModemSettings
+    /// The settings this modem was made with (its faults as ``changeFaults(_:at:)`` last set them).
+    public private(set) var settings: ModemSettings
     private let factory: Profile
     private var stored: Profile
     private var profile: Profile
@@ -226,6 +226,23 @@ public struct ModemEmulator: Sendable {
     public var nextDeadline: ContinuousClock.Instant? { earliestTimer()?.0 }
 
     /// Unplugs the modem now: it reports nothing more and asks for its pty to be closed.
+    /// Replaces the modem's faults from `now` on, as if it had been made with them: a test
+    /// injects a fault into one phase of a call (noise once it is dialing, say). The noise
+    /// generator restarts from the new seed; a spurious-ring timer starts from `now`.
+    public mutating func changeFaults(_ faults: FaultSet, at now: ContinuousClock.Instant) {
+        advance(to: now)
+        settings.faults = faults
+        random = SplitMix64(seed: faults.noise?.seed ?? 1)
+        spuriousRingAt = faults.spuriousRingInterval.map { now + $0 }
+    }
+
+    /// The line drops now, as `drop-after` does at its time: the carrier is lost and
+    /// `NO CARRIER` follows after S10. Nothing happens without a call.
+    public mutating func dropCarrier(at now: ContinuousClock.Instant) {
+        advance(to: now)
+        loseCarrier(reason: "carrier-lost", at: now)
+    }
+
     public mutating func unplug(at now: ContinuousClock.Instant) {
         advance(to: now)
         unplugNow()
@@ -389,6 +406,7 @@ public struct ModemEmulator: Sendable {
 
     /// Why a command byte arriving now is lost, if it is.
     private func inputLoss(at now: ContinuousClock.Instant) -> String? {
+        if settings.faults.hung { return "hung" }
         if let busyUntil, now < busyUntil { return "busy-after-reset" }
         if let gap = settings.faults.minimumCommandGap, let last = lastFinalResultAt, now < last + gap {
             return "too-soon"
@@ -1017,7 +1035,7 @@ public struct ModemEmulator: Sendable {
                 phase = .onlineCommand(call)
                 reader = .idle
                 event("escape")
-                commandResult(.ok, at: time)
+                if settings.faults.hung { event("fault hung") } else { commandResult(.ok, at: time) }
             }
         case .command, .offHookCommand, .unplugged:
             return

@@ -105,6 +105,9 @@ public struct FaultSet: Sendable, Equatable {
     /// Bytes that arrive sooner than this after the modem's last final result are lost (no
     /// echo, no answer): a modem that needs a pause between commands.
     public var minimumCommandGap: Duration?
+    /// The modem has hung: every byte in command state is lost (no echo, no answer, no
+    /// `OK` to `+++`), while DTR, a call in progress and online data go on.
+    public var hung: Bool
 
     /// A fault set; everything off by default.
     public init(
@@ -112,7 +115,7 @@ public struct FaultSet: Sendable, Equatable {
         ignoresDTR: Bool = false, ignoresHangUp: Bool = false, slowResponses: Duration? = nil,
         stuckEcho: Bool = false, droppedFirstLines: Int = 0, omitsLeadingCRLF: Bool = false,
         spuriousRingInterval: Duration? = nil, parityBit: Bool = false, busyAfterReset: Duration? = nil,
-        minimumCommandGap: Duration? = nil
+        minimumCommandGap: Duration? = nil, hung: Bool = false
     ) {
         self.noise = noise
         self.lateResults = lateResults
@@ -127,6 +130,7 @@ public struct FaultSet: Sendable, Equatable {
         self.parityBit = parityBit
         self.busyAfterReset = busyAfterReset
         self.minimumCommandGap = minimumCommandGap
+        self.hung = hung
     }
 }
 

@@ -128,6 +128,24 @@ final class BankEngine: Sendable {
         state.withLock { $0.slots[index].reader != nil }
     }
 
+    /// Replaces modem `index`'s faults from now on.
+    func changeFaults(_ index: Int, _ faults: FaultSet) {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            state.slots[index].emulator.changeFaults(faults, at: now)
+            process(&state, index, at: now)
+        }
+    }
+
+    /// Drops modem `index`'s call now (the far end or the line went).
+    func dropCarrier(_ index: Int) {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            state.slots[index].emulator.dropCarrier(at: now)
+            process(&state, index, at: now)
+        }
+    }
+
     /// Unplugs modem `index` now.
     func unplug(_ index: Int) {
         state.withLock { state in

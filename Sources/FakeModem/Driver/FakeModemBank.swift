@@ -216,6 +216,16 @@ public final class EmulatedModem: Sendable {
     /// end-of-file. A call it was on is lost for the other end.
     public func unplug() { engine.unplug(index) }
 
+    /// Replaces the modem's faults from now on (see ``ModemEmulator/changeFaults(_:at:)``):
+    /// a test turns a fault on in one phase of a call and off again.
+    public func changeFaults(_ faults: FaultSet) { engine.changeFaults(index, faults) }
+
+    /// Drops the modem's call now: `NO CARRIER` after S10, as `drop-after` does.
+    public func dropCarrier() { engine.dropCarrier(index) }
+
+    /// The modem's faults now.
+    public var faults: FaultSet { engine.withEmulator(index) { $0.settings.faults } }
+
     /// Rings the modem with a call from outside the bank, `call.after` from now (tests ring
     /// a listening line on cue instead of at a fixed time after power-on).
     public func call(_ call: ExternalCall) { engine.call(index, call) }
