@@ -45,15 +45,17 @@ final class Spawned: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ executable: URL, _ arguments: [String], name: String, folder: String, environment: [String: String] = [:]) throws {
+    /// `stderrPath` sends stderr to that file (created if missing) instead of a new one in `folder`.
+    init(_ executable: URL, _ arguments: [String], name: String, folder: String, environment: [String: String] = [:],
+         stderrPath: String? = nil) throws {
         self.name = name
         let unique = UUID().uuidString.prefix(6)
         stdoutPath = folder + "/\(name)-\(unique).out"
-        stderrPath = folder + "/\(name)-\(unique).err"
+        self.stderrPath = stderrPath ?? folder + "/\(name)-\(unique).err"
         guard FileManager.default.createFile(atPath: stdoutPath, contents: nil),
-              FileManager.default.createFile(atPath: stderrPath, contents: nil),
+              FileManager.default.fileExists(atPath: self.stderrPath) || FileManager.default.createFile(atPath: self.stderrPath, contents: nil),
               let output = FileHandle(forWritingAtPath: stdoutPath),
-              let errors = FileHandle(forWritingAtPath: stderrPath) else {
+              let errors = FileHandle(forWritingAtPath: self.stderrPath) else {
             throw HarnessError.files(folder)
         }
         process.executableURL = executable
@@ -72,7 +74,8 @@ final class Spawned: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    /// What the process wrote on stderr (nothing for a device such as `/dev/full`).
+    var stderr: String { stderrPath.hasPrefix("/dev/") ? "" : (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
     var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
 
     /// Waits for the process to exit; its status (128 + signal when killed by a signal).
