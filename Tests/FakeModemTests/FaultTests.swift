@@ -167,4 +167,40 @@ struct FaultTests {
             #expect(answer[1] == 0xD4)  // 'T' has three bits set
         }
     }
+
+    @Test("Faults switched at run time: a modem goes silent (hung) and comes back")
+    func hungAtRunTime() async throws {
+        try await withBank { bank in
+            let modem = bank.modems[0]
+            let client = try ModemClient(modem)
+            #expect(try await client.command("AT").hasSuffix("OK\r\n"))
+            modem.changeFaults(FaultSet(hung: true))
+            #expect(modem.faults.hung)
+            try await client.send("AT\r")
+            #expect(try await client.drain(for: .milliseconds(300)).isEmpty)
+            #expect(modem.events.contains { $0.hasPrefix("fault lost-input hung") })
+            modem.changeFaults(FaultSet())
+            #expect(try await client.command("AT").hasSuffix("OK\r\n"))
+        }
+    }
+
+    @Test("A carrier dropped while dialing fails the call with NO CARRIER; with no call it does nothing")
+    func carrierDroppedWhileDialing() async throws {
+        try await withBank(try scenario("""
+            modems: [{name: m}]
+            otherwise: {connect: CONNECT 9600, delay: 2}
+            """)) { bank in
+            let modem = bank.modems[0]
+            let client = try ModemClient(modem)
+            #expect(try await client.command("ATE0").hasSuffix("OK\r\n"))
+            modem.dropCarrier()
+            #expect(try await client.command("AT").hasSuffix("OK\r\n"))
+            let mark = modem.transcriptMark
+            try await client.send("ATD5551234\r")
+            #expect(await modem.waitForEvent("dial", after: mark, timeout: .seconds(3)) != nil)
+            modem.dropCarrier()
+            #expect(try await client.readBytes(until: Array("NO CARRIER\r\n".utf8)).count > 0)
+            #expect(!modem.isOffHook)
+        }
+    }
 }

@@ -237,10 +237,18 @@ public struct ModemEmulator: Sendable {
     }
 
     /// The line drops now, as `drop-after` does at its time: the carrier is lost and
-    /// `NO CARRIER` follows after S10. Nothing happens without a call.
+    /// `NO CARRIER` follows after S10; while dialing or answering, the call fails with
+    /// `NO CARRIER` at once. Nothing happens without a call.
     public mutating func dropCarrier(at now: ContinuousClock.Instant) {
         advance(to: now)
-        loseCarrier(reason: "carrier-lost", at: now)
+        switch phase {
+        case .dialing, .answering:
+            // Lost while dialing or training: the call fails, as a real modem's does.
+            event("carrier-lost")
+            callFailed(.noCarrier, reason: "carrier-lost", at: now)
+        default:
+            loseCarrier(reason: "carrier-lost", at: now)
+        }
     }
 
     public mutating func unplug(at now: ContinuousClock.Instant) {

@@ -220,7 +220,8 @@ public final class EmulatedModem: Sendable {
     /// a test turns a fault on in one phase of a call and off again.
     public func changeFaults(_ faults: FaultSet) { engine.changeFaults(index, faults) }
 
-    /// Drops the modem's call now: `NO CARRIER` after S10, as `drop-after` does.
+    /// Drops the modem's call now: `NO CARRIER` after S10, as `drop-after` does (at once
+    /// while it dials or answers).
     public func dropCarrier() { engine.dropCarrier(index) }
 
     /// The modem's faults now.
