@@ -23,7 +23,11 @@ struct RasmandCommand: AsyncParsableCommand {
             logs to stderr, and on SIGTERM, SIGINT or SIGHUP hangs up every connection, removes the \
             socket and exits 0 (1 if a connection could not be torn down in time). Exits 1 when \
             another rasmand already serves the socket ('already running (pid N)'), the socket \
-            cannot be set up or the --metrics-listen port cannot be had, 2 for a bad option. Modems are discovered with udev and probed with \
+            cannot be set up or the --metrics-listen port cannot be had, 2 for a bad option, 3 when \
+            the socket's place is unsafe: its folder (or one above it) is writable by everyone without \
+            the sticky bit or owned by another user than root and the daemon's, or something other \
+            than a stale socket of the daemon's user is at the socket path (never removed). The socket \
+            is created with --socket-mode (0600; 0660 group dialout for the system socket). Modems are discovered with udev and probed with \
             AT commands at start, and followed as they are plugged in and out, unless \
             --no-discovery is given.
             """)
