@@ -71,6 +71,12 @@ struct RasmandCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464, [::1]:9464; port 0 picks a free port, which the log names). Off by default.", valueName: "host:port"))
     var metricsListen: String?
 
+    @Option(name: .customLong("max-clients"), help: ArgumentHelp("The most clients connected to the socket at once; one more is sent error 8 and disconnected. Each costs a descriptor: keep it well under the descriptor limit (ulimit -n).", valueName: "n"))
+    var maxClients: Int = ClientLimits().maximumClients
+
+    @Option(name: .customLong("max-clients-per-user"), help: ArgumentHelp("The most clients of one user connected at once (root is limited by --max-clients only).", valueName: "n"))
+    var maxClientsPerUser: Int = ClientLimits().maximumClientsPerUser
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -133,6 +139,10 @@ struct RasmandCommand: AsyncParsableCommand {
         ]
         for (name, value) in timings {
             if let value, !(0...600_000).contains(value) { throw ValidationError("\(name) takes milliseconds from 0 to 600000") }
+        }
+        if !(1...1_000_000).contains(maxClients) { throw ValidationError("--max-clients takes a number from 1 to 1000000") }
+        if !(1...1_000_000).contains(maxClientsPerUser) {
+            throw ValidationError("--max-clients-per-user takes a number from 1 to 1000000")
         }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
         if answerPhonebook != nil && answerEntries.isEmpty { throw ValidationError("--answer-phonebook goes with --answer") }
@@ -200,6 +210,13 @@ struct RasmandCommand: AsyncParsableCommand {
 
         var settings = daemonSettings()
         settings.runtimeDirectory = (socketPath as NSString).deletingLastPathComponent
+        settings.clientLimits.maximumClients = maxClients
+        settings.clientLimits.maximumClientsPerUser = maxClientsPerUser
+        if let descriptors = ProcessResources.descriptorLimit(), maxClients > descriptors / 2 {
+            logger.warning("--max-clients is more than half the descriptor limit: idle clients could leave no descriptor for modems", metadata: [
+                "max-clients": "\(maxClients)", "descriptor-limit": "\(descriptors)",
+            ])
+        }
         let metrics = metricsListen != nil ? DaemonMetrics() : nil
         settings.connectionObserver = metrics?.connectionObserver
         let core = DaemonCore(settings: settings, listener: listener, logger: logger)
