@@ -104,7 +104,9 @@ struct PeerCredentialSecurityTests {
             try await root.hangUp(dial.handle)
             #expect(await waitUntilGone(dial.handle, on: root))
             #expect(await TestSupport.eventually(timeout: .seconds(10)) { watcher.stdout.contains(#""kind":"removed""#) })
-            watcher.signal(SIGTERM)
+            // SIGKILL: a test process that blocked SIGTERM (TerminationSignals) hands the
+            // blocked mask on to its children, and python would never see a SIGTERM.
+            watcher.signal(SIGKILL)
             _ = try await watcher.waitForExit(timeout: .seconds(20))
             let events = watcher.stdoutLines
             #expect(events.contains { $0.contains(#""kind":"connected""#) }, "\(watcher.stdout)")
