@@ -26,6 +26,10 @@ int csupport_grantpt(int fd) { return grantpt(fd); }
 int csupport_unlockpt(int fd) { return unlockpt(fd); }
 int csupport_ptsname_r(int fd, char *buf, unsigned long len) { return ptsname_r(fd, buf, len); }
 
+int csupport_rename_noreplace(const char *from, const char *to) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+}
+
 int csupport_peer_credentials(int fd, int *pid, unsigned int *uid, unsigned int *gid) {
     struct ucred cred;
     socklen_t len = sizeof(cred);

@@ -61,7 +61,8 @@ extension ConnectionManager {
 
     /// Starts listening on the line of entry `parameters.entryName` (`Answer=1`): opens and
     /// locks its port, initialises the modem (`S0=0`, caller ID on) and answers calls as the
-    /// entry says. Returns once the port is held; a line already listening is returned as is.
+    /// entry says. Returns once the port is held; a line already listening is returned as is (if it is
+    /// the caller's own, or the caller is root; 5 otherwise).
     /// - Throws: the phonebook errors of a dial (621, 623, …); 87 for an entry that is not a
     ///   listening line; 608 no such device; 602 the port is used by a connection here; 633
     ///   held by another program; 5 not the client's to open.
@@ -81,7 +82,7 @@ extension ConnectionManager {
             named: parameters.entryName, phonebookPath: parameters.phonebookPath, requester: requester)
         let settings = try RasListenSettings(entry: located.entry)
         let key = located.entry.name.lowercased()
-        if let existing = listeners[key] { return existing.record }
+        if let existing = listeners[key] { return try existingLine(existing, for: owner) }
         let plan = RasDialPlan(entryName: located.entry.name, phonebookPath: located.phonebookPath, settings: settings.line)
         let (path, listed) = await lookUpDevice(for: settings.line)
         let access = try portAccess(path, plan: plan, listed: listed != nil, requester: requester)
@@ -89,7 +90,7 @@ extension ConnectionManager {
         guard !shuttingDown else {
             throw RasError.portNotAvailable.with(detail: "the connection manager is shutting down")
         }
-        if let existing = listeners[key] { return existing.record }
+        if let existing = listeners[key] { return try existingLine(existing, for: owner) }
         if let path, let holder = portOwners[path] {
             throw RasError.portAlreadyOpen.with(detail: "\(path) is in use by \(holder)")
         }
@@ -103,7 +104,7 @@ extension ConnectionManager {
         if listeners[key] != nil || path.map({ portOwners[$0] != nil }) == true || shuttingDown {
             opened.port.close()
             opened.lock?.release()
-            if let existing = listeners[key] { return existing.record }
+            if let existing = listeners[key] { return try existingLine(existing, for: owner) }
             throw RasError.portAlreadyOpen.with(detail: "\(path ?? "the port") was taken while it was being opened")
         }
         var listener = Listener(
@@ -150,7 +151,24 @@ extension ConnectionManager {
 
     /// The listening lines, by entry name.
     public func enumListeners() -> [RasListener] {
-        listeners.values.map(\.record).sorted { $0.entryName.lowercased() < $1.entryName.lowercased() }
+        enumListeners(viewer: .everything)
+    }
+
+    /// ``enumListeners()`` as `viewer` may see them: another user's lines without their
+    /// phonebook path, last caller or error detail (``RasListener/redactedForOthers``).
+    public func enumListeners(viewer: RasViewer) -> [RasListener] {
+        listeners.values
+            .map { viewer.seesDetails(ofOwner: $0.owner) ? $0.record : $0.record.redactedForOthers }
+            .sorted { $0.entryName.lowercased() < $1.entryName.lowercased() }
+    }
+
+    /// A line that already listens, answered to a listen of `owner`: its record when it is
+    /// theirs (or they are root), else 5 — another user's line is not theirs to share.
+    private func existingLine(_ listener: Listener, for owner: UInt32) throws(RasError) -> RasListener {
+        guard owner == 0 || owner == listener.owner else {
+            throw RasError.accessDenied.with(detail: "the line '\(listener.entryName)' listens for uid \(listener.owner)")
+        }
+        return listener.record
     }
 
     /// Stops every line (shutdown).
@@ -171,7 +189,7 @@ extension ConnectionManager {
             listener.reader?.cancel()
             if let path = stopped.portPath, portOwners[path] == .listener(key) { portOwners[path] = nil }
             listenerLogger(stopped).notice("listening line stopped")
-            publish(RasListenerEvent(kind: .stopped, entryName: stopped.entryName, deviceName: stopped.deviceName, error: stopped.machine.lastError))
+            publish(RasListenerEvent(kind: .stopped, entryName: stopped.entryName, deviceName: stopped.deviceName, error: stopped.machine.lastError), owner: stopped.owner)
         }
     }
 
@@ -375,7 +393,7 @@ extension ConnectionManager {
         listeners[key]?.call = handle
         publish(RasListenerEvent(
             kind: .answer, entryName: listener.entryName, deviceName: listener.deviceName, rings: listener.answeredAfter,
-            callerID: caller, handle: handle))
+            callerID: caller, handle: handle), owner: listener.owner)
         connectionLogger(connection).notice("answering", metadata: [
             "caller": "\(caller?.numberText ?? "none")", "rings": "\(listener.answeredAfter)",
         ])
@@ -409,7 +427,7 @@ extension ConnectionManager {
                    error: RasError? = nil) {
             publish(RasListenerEvent(
                 kind: kind, entryName: listener.entryName, deviceName: listener.deviceName, rings: rings, callerID: caller,
-                reason: reason, error: error))
+                reason: reason, error: error), owner: listener.owner)
         }
         switch report {
         case .listening:
@@ -447,8 +465,12 @@ extension ConnectionManager {
         }
     }
 
-    private func publish(_ event: RasListenerEvent) {
-        for continuation in watchSubscribers.values { continuation.yield(.listener(event)) }
+    /// Tells every watcher of `event` of a line of `owner`, cut to what each may see.
+    private func publish(_ event: RasListenerEvent, owner: UInt32) {
+        for subscriber in watchSubscribers.values {
+            let seen = subscriber.viewer.seesDetails(ofOwner: owner) ? event : event.redactedForOthers
+            subscriber.continuation.yield(.listener(seen))
+        }
     }
 
     private func listenerLogger(_ listener: Listener) -> Logger {

@@ -84,7 +84,7 @@ public actor ConnectionManager: RasService, RasListening {
         /// The step running now; the next one waits for it.
         var work: Task<Void, Never>?
         var redialTimer: Task<Void, Never>?
-        var subscribers: [Int: AsyncStream<RasDialNotification>.Continuation] = [:]
+        var subscribers: [Int: Subscriber] = [:]
         var announcedDisconnect = false
         /// The data path (a pty) while the call is up.
         var dataLine: PseudoTerminal?
@@ -154,6 +154,12 @@ public actor ConnectionManager: RasService, RasListening {
         }
     }
 
+    /// A subscriber of one connection's notifications, and whether it sees their details.
+    struct Subscriber {
+        let continuation: AsyncStream<RasDialNotification>.Continuation
+        let seesDetails: Bool
+    }
+
     /// Who reserved a port.
     enum PortHolder: Equatable, CustomStringConvertible {
         /// A connection (dialing, connected, or failed and not hung up).
@@ -192,7 +198,13 @@ public actor ConnectionManager: RasService, RasListening {
     private var eventSubscribers: [Int: AsyncStream<RasConnectionEvent>.Continuation] = [:]
     /// Listening lines by key (the entry name, lower-cased).
     var listeners: [String: Listener] = [:]
-    var watchSubscribers: [Int: AsyncStream<RasWatchEvent>.Continuation] = [:]
+    var watchSubscribers: [Int: WatchSubscriber] = [:]
+
+    /// A `watch()` stream and who watches (each event is cut to what they may see).
+    struct WatchSubscriber {
+        let continuation: AsyncStream<RasWatchEvent>.Continuation
+        let viewer: RasViewer
+    }
     var shuttingDown = false
 
     /// A manager. `logger` gets one line per state change (handle, entry, state name and
@@ -307,17 +319,39 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     public func connectStatus(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnStatus {
+        try connectStatus(handle, viewer: .everything)
+    }
+
+    /// ``connectStatus(_:)`` as `viewer` may see it: another user's connection without its
+    /// details (``RasConnStatus/redactedForOthers``: no data path, projection, number…).
+    public func connectStatus(_ handle: RasConnectionHandle, viewer: RasViewer) throws(RasError) -> RasConnStatus {
         guard let connection = connections[handle] else { throw RasError.invalidHandle }
-        return connection.status
+        return viewer.seesDetails(ofOwner: connection.owner) ? connection.status : connection.status.redactedForOthers
     }
 
     public func statistics(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnectionStatistics {
+        try statistics(handle, caller: .everything)
+    }
+
+    /// ``statistics(_:)`` for `caller`: 5 (``RasError/accessDenied``) for another user's connection.
+    public func statistics(_ handle: RasConnectionHandle, caller: RasViewer) throws(RasError) -> RasConnectionStatistics {
         guard let connection = connections[handle] else { throw RasError.invalidHandle }
+        guard caller.seesDetails(ofOwner: connection.owner) else {
+            throw RasError.accessDenied.with(detail: "the statistics of connection \(handle) are its owner's")
+        }
         return connection.statistics
     }
 
     public func enumConnections() async throws(RasError) -> [RasConnection] {
-        connections.values.sorted { $0.handle < $1.handle }.map(\.record)
+        enumConnections(viewer: .everything)
+    }
+
+    /// ``enumConnections()`` as `viewer` may see them: every connection is listed, another
+    /// user's without its details (``RasConnection/redactedForOthers``).
+    public func enumConnections(viewer: RasViewer) -> [RasConnection] {
+        connections.values.sorted { $0.handle < $1.handle }.map {
+            viewer.seesDetails(ofOwner: $0.owner) ? $0.record : $0.record.redactedForOthers
+        }
     }
 
     /// Tells the ``Configuration/observer`` the statistics of every connection now, in handle
@@ -352,7 +386,13 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     public func notifications(for handle: RasConnectionHandle) async throws(RasError) -> AsyncStream<RasDialNotification> {
-        guard let stream = subscribe(handle) else { throw RasError.invalidHandle }
+        try notifications(for: handle, viewer: .everything)
+    }
+
+    /// ``notifications(for:)`` as `viewer` may see them: another user's connection's
+    /// notifications carry no error detail.
+    public func notifications(for handle: RasConnectionHandle, viewer: RasViewer) throws(RasError) -> AsyncStream<RasDialNotification> {
+        guard let stream = subscribe(handle, viewer: viewer) else { throw RasError.invalidHandle }
         return stream
     }
 
@@ -363,8 +403,15 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     public func watch() async throws(RasError) -> AsyncStream<RasWatchEvent> {
+        watch(viewer: .everything)
+    }
+
+    /// ``watch()`` as `viewer` may see it: the events of another user's connections and
+    /// lines without their details (``RasConnection/redactedForOthers``,
+    /// ``RasListenerEvent/redactedForOthers``).
+    public func watch(viewer: RasViewer) -> AsyncStream<RasWatchEvent> {
         let (id, stream, continuation) = newEventStream(of: RasWatchEvent.self)
-        watchSubscribers[id] = continuation
+        watchSubscribers[id] = WatchSubscriber(continuation: continuation, viewer: viewer)
         return stream
     }
 
@@ -429,7 +476,7 @@ public actor ConnectionManager: RasService, RasListening {
         if event == .hangUpRequested, next.connectionState == .disconnected,
            let current = connections[handle], !current.announcedDisconnect {
             connections[handle]?.announcedDisconnect = true
-            publish(.disconnected, current.record)
+            publish(.disconnected, current)
         }
         // A dial hung up before its result ends with 631, as RasDial's would.
         if event == .hangUpRequested { reportDialEnd(handle, error: .userDisconnection) }
@@ -553,7 +600,7 @@ public actor ConnectionManager: RasService, RasListening {
             ])
             // The next drop is a new disconnection for watchers.
             connections[handle]?.announcedDisconnect = false
-            if let record = connections[handle]?.record { publish(.reconnecting, record) }
+            if let current = connections[handle] { publish(.reconnecting, current) }
         case .closeDataPath:
             let stopping = connection.pppStopping
             let online = connection.online
@@ -722,9 +769,9 @@ public actor ConnectionManager: RasService, RasListening {
                 connection.record, connection.statistics,
                 hangUpDuration: connection.hangUpRequestedAt.map { $0.duration(to: .now) }))
         }
-        for continuation in connection.subscribers.values { continuation.finish() }
+        for subscriber in connection.subscribers.values { subscriber.continuation.finish() }
         connectionLogger(connection).info("connection removed")
-        publish(.removed, connection.record)
+        publish(.removed, connection)
     }
 
     private func notify(_ handle: RasConnectionHandle, _ state: RasConnState, _ error: RasError?) {
@@ -741,12 +788,14 @@ public actor ConnectionManager: RasService, RasListening {
             reportDialEnd(handle, error: error ?? connection.machine.error ?? .userDisconnection)
         }
         let notification = RasDialNotification(handle: handle, state: state, error: error)
-        for continuation in connection.subscribers.values { continuation.yield(notification) }
+        for subscriber in connection.subscribers.values {
+            subscriber.continuation.yield(subscriber.seesDetails ? notification : notification.redactedForOthers)
+        }
         if state == .connected && error == nil {
-            publish(.connected, connection.record)
+            publish(.connected, connection)
         } else if state == .disconnected, !connection.announcedDisconnect {
             connections[handle]?.announcedDisconnect = true
-            publish(.disconnected, connection.record)
+            publish(.disconnected, connection)
         }
     }
 
@@ -758,23 +807,32 @@ public actor ConnectionManager: RasService, RasListening {
         }
     }
 
-    func publish(_ kind: RasConnectionEvent.Kind, _ record: RasConnection) {
-        let event = RasConnectionEvent(kind: kind, connection: record)
+    func publish(_ kind: RasConnectionEvent.Kind, _ connection: Connection) {
+        let event = RasConnectionEvent(kind: kind, connection: connection.record)
         for continuation in eventSubscribers.values { continuation.yield(event) }
-        for continuation in watchSubscribers.values { continuation.yield(.connection(event)) }
+        var redacted: RasConnectionEvent?
+        for subscriber in watchSubscribers.values {
+            if subscriber.viewer.seesDetails(ofOwner: connection.owner) {
+                subscriber.continuation.yield(.connection(event))
+            } else {
+                if redacted == nil { redacted = RasConnectionEvent(kind: kind, connection: event.connection.redactedForOthers) }
+                if let redacted { subscriber.continuation.yield(.connection(redacted)) }
+            }
+        }
     }
 
-    func subscribe(_ handle: RasConnectionHandle) -> AsyncStream<RasDialNotification>? {
+    func subscribe(_ handle: RasConnectionHandle, viewer: RasViewer = .everything) -> AsyncStream<RasDialNotification>? {
         guard let connection = connections[handle] else { return nil }
         let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))
         nextSubscriber += 1
         let id = nextSubscriber
-        connections[handle]?.subscribers[id] = continuation
+        connections[handle]?.subscribers[id] = Subscriber(continuation: continuation, seesDetails: viewer.seesDetails(ofOwner: connection.owner))
         continuation.onTermination = { [weak self] _ in
             Task { await self?.dropSubscriber(id, of: handle) }
         }
         if connection.machine.phase != .idle {
-            continuation.yield(RasDialNotification(handle: handle, state: connection.machine.connectionState, error: connection.machine.error))
+            let current = RasDialNotification(handle: handle, state: connection.machine.connectionState, error: connection.machine.error)
+            continuation.yield(viewer.seesDetails(ofOwner: connection.owner) ? current : current.redactedForOthers)
         }
         return stream
     }

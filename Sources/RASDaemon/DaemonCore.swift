@@ -32,6 +32,9 @@ public struct DaemonSettings: Sendable {
     /// Told how dials end, when connections are removed, and their statistics on request
     /// (the manager's ``ConnectionManager/Configuration/observer``): `rasmand`'s metrics.
     public var connectionObserver: (@Sendable (RasConnectionObservation) -> Void)?
+    /// The bounds on the socket's clients and their subscriptions (`--max-clients`,
+    /// `--max-clients-per-user`).
+    public var clientLimits = ClientLimits()
 
     /// Settings; by default discovery on, candidates only, no configured ports.
     public init(
@@ -99,7 +102,7 @@ public final class DaemonCore: Sendable {
         self.settings = settings
         self.table = table
         self.manager = manager
-        self.server = RASServer(manager: manager, listener: listener, logger: logger)
+        self.server = RASServer(manager: manager, listener: listener, logger: logger, limits: settings.clientLimits)
         self.logger = logger
     }
 

@@ -29,6 +29,8 @@ public actor RASClient: RasService, RasListening {
     private var watchStreams: [Int: AsyncStream<RasWatchEvent>.Continuation] = [:]
     private var reader: Task<Void, Never>?
     private var lost = false
+    /// The error the daemon refused this connection with (an error frame for no request).
+    private var refusal: RasError?
 
     private init(socketPath: String, connection: UnixSocketConnection, frameTimeout: Duration) {
         self.socketPath = socketPath
@@ -196,7 +198,7 @@ public actor RASClient: RasService, RasListening {
     }
 
     private func request(_ frame: Frame, id: Int? = nil) async throws(RasError) -> Frame {
-        guard !lost else { throw unavailable() }
+        guard !lost else { throw refusal ?? unavailable() }
         var frame = frame
         let id = id ?? allocateID()
         frame.id = id
@@ -263,6 +265,10 @@ public actor RASClient: RasService, RasListening {
             }
         } else if let id = frame.id, let continuation = pending.removeValue(forKey: id) {
             continuation.resume(returning: frame)
+        } else if frame.id == nil, frame.ok == false, let error = frame.error {
+            // An error for no request: the daemon refuses this connection (a client limit)
+            // before closing it. Every request fails with it rather than with a bare 711.
+            refusal = error
         }
     }
 
@@ -270,7 +276,7 @@ public actor RASClient: RasService, RasListening {
         guard !lost else { return }
         lost = true
         writer.close()
-        for (id, continuation) in pending { continuation.resume(returning: .failure(to: id, unavailable())) }
+        for (id, continuation) in pending { continuation.resume(returning: .failure(to: id, refusal ?? unavailable())) }
         pending.removeAll()
         for continuation in dialStreams.values { continuation.finish() }
         for continuation in eventStreams.values { continuation.finish() }

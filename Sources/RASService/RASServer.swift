@@ -1,6 +1,56 @@
 import Logging
 import RAS
+import Synchronization
 import SystemIO
+
+/// How much of the daemon one client, and all clients together, may hold. Every client costs
+/// a descriptor and a session; every subscription a task and a bounded event buffer. Without
+/// bounds, idle connections alone could use up the daemon's descriptors (`RLIMIT_NOFILE`),
+/// and then no modem port, pty or phonebook could be opened.
+public struct ClientLimits: Sendable, Equatable {
+    /// The most clients connected at once (root's included). A client beyond it is sent one
+    /// error frame (8, `ERROR_NOT_ENOUGH_MEMORY`, naming the limit) and disconnected.
+    public var maximumClients: Int
+    /// The most clients of one uid connected at once; root is not limited by it (only by
+    /// ``maximumClients``), so the administrator can always get in while another user is at
+    /// their limit.
+    public var maximumClientsPerUser: Int
+    /// The most open subscriptions (`dial`, `subscribe`, `watch`) of one client; a request
+    /// beyond it is answered 8 and serves nothing.
+    public var maximumSubscriptionsPerClient: Int
+
+    /// Limits; by default 256 clients, 32 per user, 64 subscriptions per client.
+    public init(maximumClients: Int = 256, maximumClientsPerUser: Int = 32, maximumSubscriptionsPerClient: Int = 64) {
+        self.maximumClients = maximumClients
+        self.maximumClientsPerUser = maximumClientsPerUser
+        self.maximumSubscriptionsPerClient = maximumSubscriptionsPerClient
+    }
+}
+
+/// Who is connected: the counts the ``ClientLimits`` are checked against.
+private struct Admissions {
+    var total = 0
+    var perUser: [UInt32: Int] = [:]
+
+    /// Admits a client of `uid`, or says which limit it is over.
+    mutating func admit(_ uid: UInt32, limits: ClientLimits) -> String? {
+        if total >= limits.maximumClients {
+            return "rasmand serves at most \(limits.maximumClients) clients at once (--max-clients)"
+        }
+        if uid != 0, perUser[uid, default: 0] >= limits.maximumClientsPerUser {
+            return "rasmand serves at most \(limits.maximumClientsPerUser) clients of one user at once (--max-clients-per-user); uid \(uid) has that many"
+        }
+        total += 1
+        perUser[uid, default: 0] += 1
+        return nil
+    }
+
+    mutating func leave(_ uid: UInt32) {
+        total -= 1
+        let left = perUser[uid, default: 1] - 1
+        perUser[uid] = left > 0 ? left : nil
+    }
+}
 
 /// Serves a ``ConnectionManager`` on a Unix socket (the heart of `rasmand`).
 ///
@@ -18,20 +68,31 @@ public final class RASServer: Sendable {
     private let listener: UnixSocketListener
     private let logger: Logger
     private let frameTimeout: Duration
+    /// The bounds on clients and subscriptions.
+    public let limits: ClientLimits
+    private let admissions = Mutex(Admissions())
 
-    /// A server for `manager` on `listener`.
-    public convenience init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger = Logger(label: "rasmand")) {
-        self.init(manager: manager, listener: listener, logger: logger, frameTimeout: .seconds(5))
+    /// A server for `manager` on `listener`, serving clients within `limits`.
+    public convenience init(
+        manager: ConnectionManager, listener: UnixSocketListener, logger: Logger = Logger(label: "rasmand"),
+        limits: ClientLimits = ClientLimits()
+    ) {
+        self.init(manager: manager, listener: listener, logger: logger, frameTimeout: .seconds(5), limits: limits)
     }
 
     /// A server whose clients are dropped when a frame is not written `frameTimeout` after it
     /// was queued (tests shorten it).
-    init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger, frameTimeout: Duration) {
+    init(manager: ConnectionManager, listener: UnixSocketListener, logger: Logger, frameTimeout: Duration,
+         limits: ClientLimits = ClientLimits()) {
         self.manager = manager
         self.listener = listener
         self.logger = logger
         self.frameTimeout = frameTimeout
+        self.limits = limits
     }
+
+    /// How many clients are connected now.
+    public var clientCount: Int { admissions.withLock { $0.total } }
 
     /// Accepts and serves clients until the listener is closed (``stop()``) or the task is
     /// cancelled; then ends every client session.
@@ -49,14 +110,32 @@ public final class RASServer: Sendable {
                     continue
                 }
                 guard let connection else { continue }
-                group.addTask { [manager, logger, frameTimeout] in
+                let uid = connection.peer.uid
+                if let refusal = admissions.withLock({ $0.admit(uid, limits: limits) }) {
+                    refuse(connection, refusal)
+                    continue
+                }
+                group.addTask { [self] in
                     let session = ClientSession(
-                        connection: connection, manager: manager, logger: logger, frameTimeout: frameTimeout)
+                        connection: connection, manager: manager, logger: logger, frameTimeout: frameTimeout,
+                        maximumSubscriptions: limits.maximumSubscriptionsPerClient)
                     await session.serve()
+                    self.admissions.withLock { $0.leave(uid) }
                 }
             }
             group.cancelAll()
         }
+    }
+
+    /// Tells a client over a limit why (one error frame, 8, if its socket takes it at once:
+    /// a new connection's send buffer is empty) and closes it, without starting a session.
+    private func refuse(_ connection: UnixSocketConnection, _ reason: String) {
+        logger.warning("client refused", metadata: [
+            "client": "pid \(connection.peer.pid) uid \(connection.peer.uid)", "reason": "\(reason)",
+        ])
+        let frame = Frame.failure(to: nil, RasError.notEnoughMemory.with(detail: reason)).encodedLine()
+        _ = try? connection.sendNow(frame)
+        connection.close()
     }
 
     /// Stops accepting: closes the listener (removing the socket file). Sessions in
@@ -73,8 +152,11 @@ private actor ClientSession {
     private let logger: Logger
     private var subscriptions: [Int: Task<Void, Never>] = [:]
     private var splitter = LineSplitter()
+    private let maximumSubscriptions: Int
 
-    init(connection: UnixSocketConnection, manager: ConnectionManager, logger: Logger, frameTimeout: Duration) {
+    init(connection: UnixSocketConnection, manager: ConnectionManager, logger: Logger, frameTimeout: Duration,
+         maximumSubscriptions: Int) {
+        self.maximumSubscriptions = maximumSubscriptions
         var logger = logger
         logger[metadataKey: "client"] = "pid \(connection.peer.pid) uid \(connection.peer.uid)"
         self.connection = connection
@@ -86,6 +168,8 @@ private actor ClientSession {
     }
 
     private var uid: UInt32 { connection.peer.uid }
+    /// What this client may see of other users' connections and lines.
+    private var viewer: RasViewer { RasViewer(uid: uid) }
 
     func serve() async {
         logger.debug("client connected")
@@ -145,6 +229,7 @@ private actor ClientSession {
                 version: WireProtocol.version, pid: ProcessIdentity.processID, uid: ProcessIdentity.effectiveUserID)
         case .dial:
             guard let parameters = request.dial else { throw missing("dial") }
+            try checkSubscription(id)
             if case .entry(_, let path?, _) = parameters.target { try checkPhonebook(path) }
             let dial = try await manager.dial(parameters, requester: connection.peer)
             response.handle = dial.handle
@@ -162,12 +247,12 @@ private actor ClientSession {
             }
         case .status:
             guard let handle = request.handle else { throw missing("handle") }
-            response.status = try await manager.connectStatus(handle)
+            response.status = try await manager.connectStatus(handle, viewer: viewer)
         case .statistics:
             guard let handle = request.handle else { throw missing("handle") }
-            response.statistics = try await manager.statistics(handle)
+            response.statistics = try await manager.statistics(handle, caller: viewer)
         case .enumConnections:
-            response.connections = try await manager.enumConnections()
+            response.connections = await manager.enumConnections(viewer: viewer)
         case .enumEntries:
             if let path = request.phonebookPath { try checkPhonebook(path) }
             let listing = try await manager.entryListing(phonebookPath: request.phonebookPath, requester: connection.peer)
@@ -177,12 +262,14 @@ private actor ClientSession {
             response.devices = try await manager.enumDevices()
         case .subscribe:
             guard let handle = request.handle else { throw missing("handle") }
-            let stream = try await manager.notifications(for: handle)
+            try checkSubscription(id)
+            let stream = try await manager.notifications(for: handle, viewer: viewer)
             await send(response)
             forward(stream, as: id)
             return
         case .watch:
-            let stream = try await manager.watch()
+            try checkSubscription(id)
+            let stream = await manager.watch(viewer: viewer)
             await send(response)
             forward(stream, as: id)
             return
@@ -195,7 +282,7 @@ private actor ClientSession {
             guard let name = request.entryName else { throw missing("entryName") }
             response.listener = try await manager.stopListening(entryName: name, caller: uid)
         case .listeners:
-            response.listeners = await manager.enumListeners()
+            response.listeners = await manager.enumListeners(viewer: viewer)
         case .unsubscribe:
             guard let subscription = request.subscription else { throw missing("subscription") }
             subscriptions.removeValue(forKey: subscription)?.cancel()
@@ -208,6 +295,19 @@ private actor ClientSession {
     private func checkPhonebook(_ path: String) throws(RasError) {
         guard path.hasPrefix("/") else {
             throw RasError.cannotOpenPhonebook.with(detail: "'\(path)': the daemon needs an absolute phonebook path")
+        }
+    }
+
+    /// A new subscription needs an `id` no open subscription of this client has (its events
+    /// would be mixed up, and the older one could never be unsubscribed) and room under the
+    /// per-client limit.
+    private func checkSubscription(_ id: Int) throws(RasError) {
+        if subscriptions[id] != nil {
+            throw RasError.invalidParameter.with(detail: "id \(id) is an open subscription of this client; pick another id")
+        }
+        if subscriptions.count >= maximumSubscriptions {
+            throw RasError.notEnoughMemory.with(
+                detail: "at most \(maximumSubscriptions) open subscriptions per client; unsubscribe one first")
         }
     }
 

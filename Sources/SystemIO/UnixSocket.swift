@@ -131,6 +131,22 @@ public final class UnixSocketConnection: Sendable {
         }
     }
 
+    /// Sends what the socket takes now, without waiting (`MSG_DONTWAIT | MSG_NOSIGNAL`):
+    /// for a last word to a peer about to be closed, which must not hold up the sender.
+    /// - Returns: how many bytes were taken (0 when the socket's buffer is full).
+    /// - Throws: `.hangUp` if the peer is gone.
+    @discardableResult
+    public func sendNow(_ bytes: [UInt8]) throws(SystemError) -> Int {
+        try descriptor.withFD { fd throws(SystemError) -> Int in
+            switch Syscall.result({ bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)) } }) {
+            case .success(let count): return count
+            case .failure(.resourceTemporarilyUnavailable): return 0
+            case .failure(.brokenPipe), .failure(.connectionReset): throw .hangUp(path: path)
+            case .failure(let error): throw .system(call: "send", path: path, errno: error)
+            }
+        }
+    }
+
     /// Reads what is available, waiting until something arrives or `deadline` (`nil`: none).
     /// - Returns: the bytes, or empty when the deadline passed first.
     /// - Throws: `.hangUp` when the peer closed its end.
@@ -168,8 +184,8 @@ public final class UnixSocketConnection: Sendable {
 
 /// A listening Unix stream socket bound to a path.
 ///
-/// Binding replaces a stale socket file left by a process that died (nobody accepts on
-/// it), but never a live one; a failed bind leaves no file behind. Two processes racing to bind the same path must serialize
+/// Binding replaces a stale socket file of this user left by a process that died (nobody
+/// accepts on it), but never a live one, another user's, or anything that is not a socket; a failed bind leaves no file behind. Two processes racing to bind the same path must serialize
 /// with a ``FileLock`` first; ``close()`` removes the socket file.
 public final class UnixSocketListener: Sendable {
     /// The socket path.
@@ -189,7 +205,9 @@ public final class UnixSocketListener: Sendable {
     ///   - path: the socket file to create.
     ///   - permissions: its mode, e.g. `0o600` (one user) or `0o660` (a group).
     ///   - group: a group name to own the socket file (e.g. `dialout`), or `nil`.
-    /// - Throws: `.inUse` if a live process listens there already; `.system` otherwise.
+    /// - Throws: `.inUse` if a live process listens there already; `.notPermitted` if
+    ///   something other than a stale socket of this user is there (a regular file, a link,
+    ///   a folder, another user's socket: never removed); `.system` otherwise.
     public init(path: String, permissions: UInt32 = 0o600, group: String? = nil) throws(SystemError) {
         self.path = path
         ownsPath = true
@@ -227,9 +245,7 @@ public final class UnixSocketListener: Sendable {
             }
             try Syscall.check("chmod", path: staged) { chmod(staged, mode_t(permissions)) }
             try Syscall.check("listen", path: path) { listen(fd, 128) }
-            // A live socket is never replaced; a stale one (nobody accepts) is, atomically.
-            if UnixSocketListener.isListening(path: path) { throw SystemError.inUse(path: path) }
-            try Syscall.check("rename", path: path) { rename(staged, path) }
+            try UnixSocketListener.claim(path, from: staged)
         } catch {
             descriptor.close()
             throw error
@@ -237,6 +253,73 @@ public final class UnixSocketListener: Sendable {
     }
 
     deinit { close() }
+
+    /// Moves the socket bound at `staged` to `path` without ever replacing what is not a
+    /// stale socket of this user: the rename refuses to replace anything
+    /// (`RENAME_NOREPLACE`), and what is found at `path` is looked at with `lstat` — a
+    /// socket of this effective user that nobody accepts on is removed and the rename tried
+    /// again; anything else (a regular file, a link, a folder, a FIFO, another user's
+    /// socket) is left alone and refused. In a folder that passes
+    /// ``checkPlacement(of:)`` nobody else can put a file there between the look and the
+    /// removal.
+    /// - Throws: `.inUse` when a live process listens there; `.notPermitted` naming what is
+    ///   there when it is not this user's stale socket.
+    private static func claim(_ path: String, from staged: String) throws(SystemError) {
+        for _ in 0..<4 {
+            switch Syscall.result({ csupport_rename_noreplace(staged, path) }) {
+            case .success: return
+            case .failure(.fileExists): break
+            case .failure(let error): throw .system(call: "renameat2", path: path, errno: error)
+            }
+            let existing: FileStatus
+            do {
+                existing = try FileStatus.of(path, followLinks: false)
+            } catch .system(_, _, .noSuchFileOrDirectory) {
+                continue
+            }
+            guard existing.kind == .socket else {
+                throw .notPermitted(path: path, reason: "a \(existing.kind) is there (\(existing.modeDescription)), not a socket; it was left alone")
+            }
+            guard existing.owner == geteuid() else {
+                throw .notPermitted(path: path, reason: "a socket of uid \(existing.owner) is there; only a stale socket of uid \(geteuid()) is replaced")
+            }
+            if isListening(path: path) { throw .inUse(path: path) }
+            switch Syscall.result({ unlink(path) }) {
+            case .success, .failure(.noSuchFileOrDirectory): continue
+            case .failure(let error): throw .system(call: "unlink", path: path, errno: error)
+            }
+        }
+        throw .inUse(path: path)
+    }
+
+    /// Checks that nobody but this process's effective user and root can replace a socket
+    /// at `path`: its folder and every folder above it (links resolved) must be a folder
+    /// owned by root or by this user, and none may be writable by everyone without the
+    /// sticky bit (`/tmp`'s 1777 passes: others cannot remove or rename what is ours there).
+    /// Group-writable folders pass: the group is the administrator's choice.
+    /// - Throws: `.notPermitted` naming the folder, its mode and owner, and the reason;
+    ///   `.system` when a folder cannot be examined (a missing folder is `ENOENT`).
+    public static func checkPlacement(of path: String) throws(SystemError) {
+        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let given = parent.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : parent
+        var folder = try SafeFile.resolve(given)
+        let me = geteuid()
+        while true {
+            let status = try FileStatus.of(folder, followLinks: false)
+            guard status.kind == .directory else {
+                throw .notPermitted(path: folder, reason: "the socket's folder is a \(status.kind), not a folder")
+            }
+            guard status.owner == 0 || status.owner == me else {
+                throw .notPermitted(path: folder, reason: "folder owned by uid \(status.owner) (\(status.modeDescription)), neither root nor uid \(me): its owner could replace the socket")
+            }
+            guard status.permissions & 0o002 == 0 || status.permissions & 0o1000 != 0 else {
+                throw .notPermitted(path: folder, reason: "folder writable by everyone without the sticky bit (\(status.modeDescription)): anyone could replace the socket")
+            }
+            if folder == "/" { return }
+            let up = folder.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            folder = up.isEmpty ? "/" : up
+        }
+    }
 
     /// Whether a process accepts connections on `path` right now (a socket file nobody
     /// listens on is stale).

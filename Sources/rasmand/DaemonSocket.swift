@@ -23,9 +23,16 @@ struct DaemonSocket {
     /// How long a daemon that finds the lock taken waits for its holder to answer.
     static let holderAnswerTimeout = Duration.seconds(10)
 
-    /// Takes the lock and binds the socket. Exits (status 1) when another daemon has it.
+    /// The exit status of a daemon that refuses an unsafe socket location (see
+    /// ``checkPlacement()``): distinct from 1, so that a service manager or a script can tell
+    /// "fix the folder's owner or mode" from "already running".
+    static let unsafeLocationStatus: Int32 = 3
+
+    /// Takes the lock and binds the socket. Exits (status 1) when another daemon has it,
+    /// (status 3) when the socket's folder or what is at its path is not safe to use.
     func open() async throws -> (FileLock, UnixSocketListener) {
         try makeParentFolder()
+        try checkPlacement()
         let lock = try await takeLock()
         do {
             return (lock, try await bind())
@@ -76,8 +83,24 @@ struct DaemonSocket {
         return lock
     }
 
+    /// Refuses (status 3) a socket folder another user could write to: one writable by all
+    /// without the sticky bit, or owned by someone other than root and us — it, or any folder
+    /// above it. Such a user could replace the socket with their own and see every client's
+    /// requests (phonebook paths, dials).
+    private func checkPlacement() throws {
+        do throws(SystemError) {
+            try UnixSocketListener.checkPlacement(of: path)
+        } catch .notPermitted(let folder, let reason) {
+            complain("refusing to serve \(path): \(folder): \(reason)")
+            throw ExitCode(Self.unsafeLocationStatus)
+        } catch {
+            complain("cannot examine the folder of \(path): \(error)")
+            throw ExitCode(1)
+        }
+    }
+
     private func bind() async throws -> UnixSocketListener {
-        let stale = FileManager.default.fileExists(atPath: path)
+        let stale = (try? FileStatus.of(path, followLinks: false)) != nil
         do {
             let listener = try listen(mode: mode, group: group)
             if stale { logger.notice("replaced a stale socket file", metadata: ["socket": "\(path)"]) }
@@ -87,6 +110,10 @@ struct DaemonSocket {
             if let server = await Self.hello(path, within: .seconds(2)) { throw alreadyRunning(server) }
             complain("\(path) is in use by a process that does not answer the rasmand protocol")
             throw ExitCode(1)
+        } catch .notPermitted(_, let reason) {
+            // Never someone else's file: not removed, not replaced.
+            complain("refusing to serve \(path): \(reason)")
+            throw ExitCode(Self.unsafeLocationStatus)
         } catch {
             complain("cannot listen on \(path): \(error)")
             throw ExitCode(1)

@@ -23,7 +23,11 @@ struct RasmandCommand: AsyncParsableCommand {
             logs to stderr, and on SIGTERM, SIGINT or SIGHUP hangs up every connection, removes the \
             socket and exits 0 (1 if a connection could not be torn down in time). Exits 1 when \
             another rasmand already serves the socket ('already running (pid N)'), the socket \
-            cannot be set up or the --metrics-listen port cannot be had, 2 for a bad option. Modems are discovered with udev and probed with \
+            cannot be set up or the --metrics-listen port cannot be had, 2 for a bad option, 3 when \
+            the socket's place is unsafe: its folder (or one above it) is writable by everyone without \
+            the sticky bit or owned by another user than root and the daemon's, or something other \
+            than a stale socket of the daemon's user is at the socket path (never removed). The socket \
+            is created with --socket-mode (0600; 0660 group dialout for the system socket). Modems are discovered with udev and probed with \
             AT commands at start, and followed as they are plugged in and out, unless \
             --no-discovery is given.
             """)
@@ -66,6 +70,12 @@ struct RasmandCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464, [::1]:9464; port 0 picks a free port, which the log names). Off by default.", valueName: "host:port"))
     var metricsListen: String?
+
+    @Option(name: .customLong("max-clients"), help: ArgumentHelp("The most clients connected to the socket at once; one more is sent error 8 and disconnected. Each costs a descriptor: keep it well under the descriptor limit (ulimit -n).", valueName: "n"))
+    var maxClients: Int = ClientLimits().maximumClients
+
+    @Option(name: .customLong("max-clients-per-user"), help: ArgumentHelp("The most clients of one user connected at once (root is limited by --max-clients only).", valueName: "n"))
+    var maxClientsPerUser: Int = ClientLimits().maximumClientsPerUser
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
@@ -129,6 +139,10 @@ struct RasmandCommand: AsyncParsableCommand {
         ]
         for (name, value) in timings {
             if let value, !(0...600_000).contains(value) { throw ValidationError("\(name) takes milliseconds from 0 to 600000") }
+        }
+        if !(1...1_000_000).contains(maxClients) { throw ValidationError("--max-clients takes a number from 1 to 1000000") }
+        if !(1...1_000_000).contains(maxClientsPerUser) {
+            throw ValidationError("--max-clients-per-user takes a number from 1 to 1000000")
         }
         if let socket, socket.isEmpty { throw ValidationError("--socket needs a path") }
         if answerPhonebook != nil && answerEntries.isEmpty { throw ValidationError("--answer-phonebook goes with --answer") }
@@ -196,6 +210,13 @@ struct RasmandCommand: AsyncParsableCommand {
 
         var settings = daemonSettings()
         settings.runtimeDirectory = (socketPath as NSString).deletingLastPathComponent
+        settings.clientLimits.maximumClients = maxClients
+        settings.clientLimits.maximumClientsPerUser = maxClientsPerUser
+        if let descriptors = ProcessResources.descriptorLimit(), maxClients > descriptors / 2 {
+            logger.warning("--max-clients is more than half the descriptor limit: idle clients could leave no descriptor for modems", metadata: [
+                "max-clients": "\(maxClients)", "descriptor-limit": "\(descriptors)",
+            ])
+        }
         let metrics = metricsListen != nil ? DaemonMetrics() : nil
         settings.connectionObserver = metrics?.connectionObserver
         let core = DaemonCore(settings: settings, listener: listener, logger: logger)

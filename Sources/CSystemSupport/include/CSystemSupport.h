@@ -20,6 +20,9 @@ unsigned int csupport_minor(unsigned long device);
    does not fit sun_path). */
 int csupport_unix_bind(int fd, const char *path);
 int csupport_unix_connect(int fd, const char *path);
+/* rename(2) that fails with EEXIST instead of replacing what is at `to` (renameat2 with
+   RENAME_NOREPLACE); -1 with errno. */
+int csupport_rename_noreplace(const char *from, const char *to);
 /* accept4 with SOCK_CLOEXEC | SOCK_NONBLOCK. */
 int csupport_accept(int fd);
 /* epoll, which Swift's Glibc module leaves out. The event's data is a 64-bit token.
