@@ -73,7 +73,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "daemon-bench",
-            dependencies: ["RASService", "RAS"],
+            dependencies: ["SoakSupport", "RASService", "RAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/DaemonBench",
             swiftSettings: strict),
         .executableTarget(
@@ -90,12 +90,12 @@ let package = Package(
         .target(name: "SoakSupport", path: "Benchmarks/SoakSupport", swiftSettings: strict),
         .executableTarget(
             name: "soak-bench",
-            dependencies: ["SoakSupport", "RASService", "RAS"],
+            dependencies: ["SoakSupport", "RASService", "RAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/SoakBench",
             swiftSettings: strict),
         .executableTarget(
             name: "scale-bench",
-            dependencies: ["SoakSupport", "RASService", "RAS"],
+            dependencies: ["SoakSupport", "RASService", "RAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ScaleBench",
             swiftSettings: strict),
         .executableTarget(

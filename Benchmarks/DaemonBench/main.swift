@@ -15,35 +15,21 @@
 // requests in 5 s loses the client otherwise).
 // Traffic per line (64 KiB/s) needs the data channel, which does not exist yet.
 
+import ArgumentParser
 import Foundation
 import RAS
 import RASService
+import SoakSupport
 
-struct Options {
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "daemon-bench")
+
+    @Option(help: "Connection counts measured, comma-separated.", transform: { $0.split(separator: ",").compactMap { Int($0) } })
     var sizes = [1, 64, 256, 1024]
-    var idle = 30.0
-    /// Dials at once; 0 = all.
-    var batch = 0
-    var rasmand: String
-    var fakemodem: String
-
-    init() {
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        rasmand = folder.appendingPathComponent("rasmand").path
-        fakemodem = folder.appendingPathComponent("fakemodem").path
-        var arguments = CommandLine.arguments.dropFirst()
-        while let argument = arguments.popFirst() {
-            let value = arguments.popFirst() ?? ""
-            switch argument {
-            case "--sizes": sizes = value.split(separator: ",").compactMap { Int($0) }
-            case "--idle": idle = Double(value) ?? idle
-            case "--batch": batch = Int(value) ?? batch
-            case "--rasmand": rasmand = value
-            case "--fakemodem": fakemodem = value
-            default: print("unknown option \(argument)"); exit(2)
-            }
-        }
-    }
+    @Option(help: "Seconds the connections stay idle while measured.") var idle = 30.0
+    @Option(help: "Dials at once; 0 = all.") var batch = 0
+    @Option(help: "The rasmand to run.") var rasmand = executableBesideThisOne("rasmand")
+    @Option(help: "The fakemodem to run.") var fakemodem = executableBesideThisOne("fakemodem")
 }
 
 /// Counters of a process read from /proc.
@@ -244,7 +230,7 @@ func run(size: Int, options: Options) async throws -> Row {
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 func progress(_ text: String) { FileHandle.standardError.write(Data("[\(Date())] \(text)\n".utf8)) }
 
-let options = Options()
+let options = Options.parseOrExit()
 emit("rasmand: \(options.rasmand)")
 emit("idle: \(options.idle) s per size")
 emit("| connections | all connected after | daemon CPU idle (% of a core) | timeslices/s | voluntary switches/s | RSS | RSS per connection | list round trip (median) | hang-up of all | threads |")

@@ -17,6 +17,7 @@
 // fake modems' transcript. --rounds N repeats dial-all / hang-up-all in the same daemon
 // (whether RSS after a round is kept for the next one or grows).
 
+import ArgumentParser
 import Foundation
 import RAS
 import RASService
@@ -25,37 +26,22 @@ import SoakSupport
 import Glibc
 #endif
 
-struct Options: Sendable {
-    var modems = 1024
-    var delay = 0.2
-    var listings = 5
-    var rounds = 1
-    var clients = 1
-    var keep = false
-    var rasmand: String
-    var fakemodem: String
-    var rasdial: String
+struct Options: ParsableCommand, Sendable {
+    static let configuration = CommandConfiguration(commandName: "scale-bench")
 
-    init() {
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        rasmand = folder.appendingPathComponent("rasmand").path
-        fakemodem = folder.appendingPathComponent("fakemodem").path
-        rasdial = folder.appendingPathComponent("rasdial").path
-        var arguments = CommandLine.arguments.dropFirst()
-        while let argument = arguments.popFirst() {
-            if argument == "--keep" { keep = true; continue }
-            let value = arguments.popFirst() ?? ""
-            switch argument {
-            case "--modems": modems = max(1, Int(value) ?? modems)
-            case "--delay": delay = Double(value) ?? delay
-            case "--listings": listings = max(1, Int(value) ?? listings)
-            case "--clients": clients = max(1, Int(value) ?? clients)
-            case "--rounds": rounds = max(1, Int(value) ?? rounds)
-            case "--rasmand": rasmand = value
-            case "--fakemodem": fakemodem = value
-            case "--rasdial": rasdial = value
-            default: print("unknown option \(argument)"); exit(2)
-            }
+    @Option(help: "Fake modems connected at once.") var modems = 1024
+    @Option(help: "The modems' answer delay, seconds.") var delay = 0.2
+    @Option(help: "rasdial listings timed.") var listings = 5
+    @Option(help: "Dial-all / hang-up-all rounds in the same daemon.") var rounds = 1
+    @Option(help: "Clients dialing at once.") var clients = 1
+    @Flag(help: "Keep the bench folder.") var keep = false
+    @Option(help: "The rasmand to run.") var rasmand = executableBesideThisOne("rasmand")
+    @Option(help: "The fakemodem to run.") var fakemodem = executableBesideThisOne("fakemodem")
+    @Option(help: "The rasdial to run.") var rasdial = executableBesideThisOne("rasdial")
+
+    func validate() throws {
+        guard modems >= 1, listings >= 1, rounds >= 1, clients >= 1 else {
+            throw ValidationError("--modems, --listings, --rounds and --clients must be at least 1")
         }
     }
 }
@@ -78,7 +64,7 @@ func runRasdial(_ path: String, _ arguments: [String], folder: String, label: St
 }
 
 func main() async throws {
-    let options = Options()
+    let options = Options.parseOrExit()
     let count = options.modems
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("scale-bench-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: folder + "/lock", withIntermediateDirectories: true)

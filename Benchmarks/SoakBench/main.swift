@@ -28,6 +28,7 @@
 // the two data paths, both sides are hung up (alternately the caller or the answerer first),
 // both handles must go, both modems must be on-hook and the line idle again.
 
+import ArgumentParser
 import Foundation
 import RAS
 import RASService
@@ -36,37 +37,21 @@ import SoakSupport
 import Glibc
 #endif
 
-struct Options: Sendable {
-    var cycles = 10_000
-    var answers = 1_000
-    var modems = 16
-    var answerLines = 4
-    var seed: UInt64 = 1
-    var timeout = 60.0
-    var keep = false
-    var rasmand: String
-    var fakemodem: String
+struct Options: ParsableCommand, Sendable {
+    static let configuration = CommandConfiguration(commandName: "soak-bench")
 
-    init() {
-        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        rasmand = folder.appendingPathComponent("rasmand").path
-        fakemodem = folder.appendingPathComponent("fakemodem").path
-        var arguments = CommandLine.arguments.dropFirst()
-        while let argument = arguments.popFirst() {
-            if argument == "--keep" { keep = true; continue }
-            let value = arguments.popFirst() ?? ""
-            switch argument {
-            case "--cycles": cycles = Int(value) ?? cycles
-            case "--answers": answers = Int(value) ?? answers
-            case "--modems": modems = max(1, Int(value) ?? modems)
-            case "--answer-lines": answerLines = max(1, Int(value) ?? answerLines)
-            case "--seed": seed = UInt64(value) ?? seed
-            case "--timeout": timeout = Double(value) ?? timeout
-            case "--rasmand": rasmand = value
-            case "--fakemodem": fakemodem = value
-            default: print("unknown option \(argument)"); exit(2)
-            }
-        }
+    @Option(help: "Dial / data / hang-up cycles.") var cycles = 10_000
+    @Option(help: "Answered calls.") var answers = 1_000
+    @Option(help: "Fake modems to dial.") var modems = 16
+    @Option(help: "Listening lines that answer.") var answerLines = 4
+    @Option(help: "The seed of the faults and outcomes.") var seed: UInt64 = 1
+    @Option(help: "Seconds a cycle may take before it counts as hung.") var timeout = 60.0
+    @Flag(help: "Keep the bench folder.") var keep = false
+    @Option(help: "The rasmand to run.") var rasmand = executableBesideThisOne("rasmand")
+    @Option(help: "The fakemodem to run.") var fakemodem = executableBesideThisOne("fakemodem")
+
+    func validate() throws {
+        guard modems >= 1, answerLines >= 1 else { throw ValidationError("--modems and --answer-lines must be at least 1") }
     }
 }
 
@@ -472,7 +457,7 @@ func sampleLine(_ label: String, _ sample: ProcessSample) -> String {
 }
 
 func main() async throws {
-    let options = Options()
+    let options = Options.parseOrExit()
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("soak-bench-\(UUID().uuidString.prefix(8))").path
     try FileManager.default.createDirectory(atPath: folder + "/lock", withIntermediateDirectories: true)
     emit("soak-bench: \(options.cycles) cycles on \(options.modems) modems, \(options.answers) answered calls on \(options.answerLines) lines, seed \(options.seed)")

@@ -266,3 +266,10 @@ private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
 public func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 /// A progress line on stderr with the time.
 public func progress(_ text: String) { FileHandle.standardError.write(Data("[\(Date())] \(text)\n".utf8)) }
+
+/// The executable `name` in the folder of the running program (the benchmarks are built
+/// next to `rasmand`, `rasdial` and `fakemodem`).
+public func executableBesideThisOne(_ name: String) -> String {
+    URL(fileURLWithPath: CommandLine.arguments.first ?? name).resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent(name).path
+}
