@@ -24,6 +24,11 @@ struct AnsweringProcessTests {
     static let pppdStandIn = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("RASTests/Fixtures/pppd-stand-in.sh").path
 
+    /// A phonebook with `Out` dialing 5550200 on the first modem and `Line` answering on the second.
+    static func outAndLine(_ links: [String]) -> String {
+        "[Out]\nPort=\(links[0])\nPhoneNumber=5550200\n\n[Line]\nAnswer=1\nPort=\(links[1])\n"
+    }
+
     static func writeExchange(_ bench: Bench) throws {
         try Data(exchange.utf8).write(to: URL(fileURLWithPath: bench.folder + "/scenario.yaml"))
     }
@@ -43,15 +48,7 @@ struct AnsweringProcessTests {
             try Self.writeExchange(bench)
             let modems = try await bench.startFakeModems(count: 2)
             let book = bench.folder + "/lines.pbk"
-            try """
-                [Out]
-                Port=\(modems.links[0])
-                PhoneNumber=5550200
-
-                [Line]
-                Answer=1
-                Port=\(modems.links[1])
-                """.write(toFile: book, atomically: true, encoding: .utf8)
+            try Self.outAndLine(modems.links).write(toFile: book, atomically: true, encoding: .utf8)
             let daemon = try await bench.startDaemon(extra: ["--answer", "Line", "--answer-phonebook", book])
             let idle = try #require(try await Self.waitForLine(bench, "idle"), "rasmand --answer listens")
             #expect(idle["entryName"] as? String == "Line" && idle["callsTaken"] as? Int == 0)

@@ -79,7 +79,7 @@ struct MetricsProcessTests {
             try AnsweringProcessTests.writeExchange(bench)
             let modems = try await bench.startFakeModems(count: 2)
             let book = bench.folder + "/lines.pbk"
-            try "[Out]\nPort=\(modems.links[0])\nPhoneNumber=5550200\n\n[Line]\nAnswer=1\nPort=\(modems.links[1])\n"
+            try AnsweringProcessTests.outAndLine(modems.links)
                 .write(toFile: book, atomically: true, encoding: .utf8)
             let daemon = try await bench.startDaemon(
                 extra: ["--no-discovery", "--answer", "Line", "--answer-phonebook", book, "--metrics-listen", "127.0.0.1:0"])

@@ -20,15 +20,7 @@ struct PeerCredentialSecurityTests {
             try AnsweringProcessTests.writeExchange(bench)
             let modems = try await bench.startFakeModems(count: 2)
             let book = bench.folder + "/root.pbk"
-            try """
-                [Out]
-                Port=\(modems.links[0])
-                PhoneNumber=5550200
-
-                [Line]
-                Answer=1
-                Port=\(modems.links[1])
-                """.write(toFile: book, atomically: true, encoding: .utf8)
+            try AnsweringProcessTests.outAndLine(modems.links).write(toFile: book, atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: book)
             _ = try await bench.startDaemon(extra: ["--socket-mode", "0666", "--no-discovery"])
             let root = try await bench.client()
