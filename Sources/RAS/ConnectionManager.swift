@@ -330,13 +330,13 @@ public actor ConnectionManager: RasService, RasListening {
     }
 
     public func statistics(_ handle: RasConnectionHandle) async throws(RasError) -> RasConnectionStatistics {
-        try statistics(handle, caller: .everything)
+        try statistics(handle, viewer: .everything)
     }
 
-    /// ``statistics(_:)`` for `caller`: 5 (``RasError/accessDenied``) for another user's connection.
-    public func statistics(_ handle: RasConnectionHandle, caller: RasViewer) throws(RasError) -> RasConnectionStatistics {
+    /// ``statistics(_:)`` for `viewer`: 5 (``RasError/accessDenied``) for another user's connection.
+    public func statistics(_ handle: RasConnectionHandle, viewer: RasViewer) throws(RasError) -> RasConnectionStatistics {
         guard let connection = connections[handle] else { throw RasError.invalidHandle }
-        guard caller.seesDetails(ofOwner: connection.owner) else {
+        guard viewer.seesDetails(ofOwner: connection.owner) else {
             throw RasError.accessDenied.with(detail: "the statistics of connection \(handle) are its owner's")
         }
         return connection.statistics
@@ -810,14 +810,9 @@ public actor ConnectionManager: RasService, RasListening {
     func publish(_ kind: RasConnectionEvent.Kind, _ connection: Connection) {
         let event = RasConnectionEvent(kind: kind, connection: connection.record)
         for continuation in eventSubscribers.values { continuation.yield(event) }
-        var redacted: RasConnectionEvent?
+        let redacted = RasConnectionEvent(kind: kind, connection: event.connection.redactedForOthers)
         for subscriber in watchSubscribers.values {
-            if subscriber.viewer.seesDetails(ofOwner: connection.owner) {
-                subscriber.continuation.yield(.connection(event))
-            } else {
-                if redacted == nil { redacted = RasConnectionEvent(kind: kind, connection: event.connection.redactedForOthers) }
-                if let redacted { subscriber.continuation.yield(.connection(redacted)) }
-            }
+            subscriber.continuation.yield(.connection(subscriber.viewer.seesDetails(ofOwner: connection.owner) ? event : redacted))
         }
     }
 
@@ -826,13 +821,14 @@ public actor ConnectionManager: RasService, RasListening {
         let (stream, continuation) = AsyncStream<RasDialNotification>.makeStream(bufferingPolicy: .bufferingNewest(256))
         nextSubscriber += 1
         let id = nextSubscriber
-        connections[handle]?.subscribers[id] = Subscriber(continuation: continuation, seesDetails: viewer.seesDetails(ofOwner: connection.owner))
+        let seesDetails = viewer.seesDetails(ofOwner: connection.owner)
+        connections[handle]?.subscribers[id] = Subscriber(continuation: continuation, seesDetails: seesDetails)
         continuation.onTermination = { [weak self] _ in
             Task { await self?.dropSubscriber(id, of: handle) }
         }
         if connection.machine.phase != .idle {
             let current = RasDialNotification(handle: handle, state: connection.machine.connectionState, error: connection.machine.error)
-            continuation.yield(viewer.seesDetails(ofOwner: connection.owner) ? current : current.redactedForOthers)
+            continuation.yield(seesDetails ? current : current.redactedForOthers)
         }
         return stream
     }

@@ -250,7 +250,7 @@ private actor ClientSession {
             response.status = try await manager.connectStatus(handle, viewer: viewer)
         case .statistics:
             guard let handle = request.handle else { throw missing("handle") }
-            response.statistics = try await manager.statistics(handle, caller: viewer)
+            response.statistics = try await manager.statistics(handle, viewer: viewer)
         case .enumConnections:
             response.connections = await manager.enumConnections(viewer: viewer)
         case .enumEntries:

@@ -222,8 +222,7 @@ public final class UnixSocketListener: Sendable {
         // The socket is bound in a private 0700 staging folder beside `path`, given its
         // group and mode there, and only then renamed into place: nobody can connect
         // before the mode is right, and no process-wide umask is touched.
-        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        var template = Array(((parent.isEmpty ? "." : parent) + "/.rasXXXXXX").utf8CString)
+        var template = Array((UnixSocketListener.folder(of: path) + "/.rasXXXXXX").utf8CString)
         let made = Syscall.pointerResult { template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } } }
         if case .failure(let error) = made {
             descriptor.close()
@@ -300,9 +299,7 @@ public final class UnixSocketListener: Sendable {
     /// - Throws: `.notPermitted` naming the folder, its mode and owner, and the reason;
     ///   `.system` when a folder cannot be examined (a missing folder is `ENOENT`).
     public static func checkPlacement(of path: String) throws(SystemError) {
-        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let given = parent.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : parent
-        var folder = try SafeFile.resolve(given)
+        var folder = try SafeFile.resolve(Self.folder(of: path))
         let me = geteuid()
         while true {
             let status = try FileStatus.of(folder, followLinks: false)
@@ -316,9 +313,14 @@ public final class UnixSocketListener: Sendable {
                 throw .notPermitted(path: folder, reason: "folder writable by everyone without the sticky bit (\(status.modeDescription)): anyone could replace the socket")
             }
             if folder == "/" { return }
-            let up = folder.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            folder = up.isEmpty ? "/" : up
+            folder = Self.folder(of: folder)
         }
+    }
+
+    /// The folder `path` is in: `/` for `/name`, `.` for a bare name.
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Whether a process accepts connections on `path` right now (a socket file nobody

@@ -757,7 +757,6 @@ final class FaultLab: @unchecked Sendable {
     /// it kept the line from working) and be idle again after it.
     private func playLine() async throws -> String {
         if fault == .daemonKilled { extraDaemonArguments = ["--answer", "Line", "--answer-phonebook", book] }
-        let mark = modem.transcriptMark
         // Faults of the port's open strike before the line starts; the others while it waits.
         let atOpen: Set<MatrixFault> = [.leftOnline, .foreignLock, .staleLock, .fullDisk]
         if phase == .listening && atOpen.contains(fault) { try await strike() }
@@ -849,7 +848,6 @@ final class FaultLab: @unchecked Sendable {
                 problems.append("the idle line holds other resources than before the call: \(now.difference(from: lineIdle))")
             }
         }
-        _ = mark
         do {
             _ = try await client.stopListening(entryName: "Line")
         } catch {

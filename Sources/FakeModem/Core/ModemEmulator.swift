@@ -225,7 +225,6 @@ public struct ModemEmulator: Sendable {
     /// When ``advance(to:)`` next has something to do; `nil` if nothing is scheduled.
     public var nextDeadline: ContinuousClock.Instant? { earliestTimer()?.0 }
 
-    /// Unplugs the modem now: it reports nothing more and asks for its pty to be closed.
     /// Replaces the modem's faults from `now` on, as if it had been made with them: a test
     /// injects a fault into one phase of a call (noise once it is dialing, say). The noise
     /// generator restarts from the new seed; a spurious-ring timer starts from `now`.
@@ -251,6 +250,7 @@ public struct ModemEmulator: Sendable {
         }
     }
 
+    /// Unplugs the modem now: it reports nothing more and asks for its pty to be closed.
     public mutating func unplug(at now: ContinuousClock.Instant) {
         advance(to: now)
         unplugNow()

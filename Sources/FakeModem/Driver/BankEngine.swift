@@ -129,37 +129,22 @@ final class BankEngine: Sendable {
     }
 
     /// Replaces modem `index`'s faults from now on.
-    func changeFaults(_ index: Int, _ faults: FaultSet) {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            state.slots[index].emulator.changeFaults(faults, at: now)
-            process(&state, index, at: now)
-        }
-    }
+    func changeFaults(_ index: Int, _ faults: FaultSet) { act(on: index) { $0.changeFaults(faults, at: $1) } }
 
     /// Drops modem `index`'s call now (the far end or the line went).
-    func dropCarrier(_ index: Int) {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            state.slots[index].emulator.dropCarrier(at: now)
-            process(&state, index, at: now)
-        }
-    }
+    func dropCarrier(_ index: Int) { act(on: index) { $0.dropCarrier(at: $1) } }
 
     /// Unplugs modem `index` now.
-    func unplug(_ index: Int) {
-        state.withLock { state in
-            let now = ContinuousClock.now
-            state.slots[index].emulator.unplug(at: now)
-            process(&state, index, at: now)
-        }
-    }
+    func unplug(_ index: Int) { act(on: index) { $0.unplug(at: $1) } }
 
     /// Schedules a call from outside the bank to modem `index` (see ``ModemEmulator/scheduleCall(_:at:)``).
-    func call(_ index: Int, _ call: ExternalCall) {
+    func call(_ index: Int, _ call: ExternalCall) { act(on: index) { $0.scheduleCall(call, at: $1) } }
+
+    /// Something from outside happens to modem `index` now; its effects are carried out.
+    private func act(on index: Int, _ change: (inout ModemEmulator, ContinuousClock.Instant) -> Void) {
         state.withLock { state in
             let now = ContinuousClock.now
-            state.slots[index].emulator.scheduleCall(call, at: now)
+            change(&state.slots[index].emulator, now)
             process(&state, index, at: now)
         }
     }
