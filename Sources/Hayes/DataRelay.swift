@@ -262,22 +262,38 @@ extension ModemSession {
 }
 
 /// Applies to the modem port the speed and RTS/CTS a program sets on its data line.
+///
+/// What counts as a change is measured against the port's own settings when the relay
+/// starts (the line was made with them), not against a sample of the line: a program may
+/// open the line and set it before the relay's first look, and that change still counts.
 final class SettingsFollower: Sendable {
+    /// The two settings that pass from the line to the port.
+    struct Applied: Equatable {
+        var speed: BaudRate?
+        var hardwareFlowControl: Bool
+    }
+
     private let line: PseudoTerminal
     private let port: any ModemPort
     private let logger: Logger
-    private let seen: Mutex<PseudoTerminal.SlaveSettings?>
+    private let seen: Mutex<Applied?>
 
     init(line: PseudoTerminal, port: any ModemPort, logger: Logger) {
         self.line = line
         self.port = port
         self.logger = logger
-        seen = Mutex(try? line.slaveSettings())
+        let baseline = (try? port.currentOptions()).map {
+            Applied(speed: $0.speed, hardwareFlowControl: $0.flowControl == .hardware)
+        } ?? (try? line.slaveSettings()).map {
+            Applied(speed: $0.speed, hardwareFlowControl: $0.hardwareFlowControl)
+        }
+        seen = Mutex(baseline)
     }
 
     /// Applies what changed on the slave since the last look.
     func follow() {
-        guard let now = try? line.slaveSettings() else { return }
+        guard let settings = try? line.slaveSettings() else { return }
+        let now = Applied(speed: settings.speed, hardwareFlowControl: settings.hardwareFlowControl)
         let before = seen.withLock { seen in
             let before = seen
             seen = now
