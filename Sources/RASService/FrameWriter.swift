@@ -31,7 +31,13 @@ final class FrameWriter: Sendable {
 
     /// A writer of `connection`. `onDrop` is called once if the writer drops the connection
     /// (a write timed out or failed; not when the connection was closed by someone else).
-    init(connection: UnixSocketConnection, frameTimeout: Duration = .seconds(5),
+    ///
+    /// With `keepsReadingAfterHangUp`, a write that fails because the peer hung up stops the
+    /// writing but leaves the connection open, so that its reader still gets what the peer
+    /// sent before it left (a client's refusal by the daemon, error 8) and then the end; the
+    /// reader's owner closes it. A client wants this: the daemon refuses a connection with
+    /// one frame and closes it, perhaps before the client's first request goes out.
+    init(connection: UnixSocketConnection, frameTimeout: Duration = .seconds(5), keepsReadingAfterHangUp: Bool = false,
          onDrop: @escaping @Sendable (SystemError) -> Void = { _ in }) {
         let (stream, queue) = AsyncStream<Item>.makeStream()
         self.frameTimeout = frameTimeout
@@ -41,12 +47,13 @@ final class FrameWriter: Sendable {
         // what it buffered, and each queued frame must have its waiter resumed. It ends when
         // the queue is finished (`close()`, or a failed write).
         writer = Task.detached {
-            await Self.write(stream, to: connection, finishing: queue, onDrop: onDrop)
+            await Self.write(stream, to: connection, finishing: queue, keepsReadingAfterHangUp: keepsReadingAfterHangUp,
+                             onDrop: onDrop)
         }
     }
 
     private static func write(_ stream: AsyncStream<Item>, to connection: UnixSocketConnection,
-                              finishing queue: AsyncStream<Item>.Continuation,
+                              finishing queue: AsyncStream<Item>.Continuation, keepsReadingAfterHangUp: Bool,
                               onDrop: @Sendable (SystemError) -> Void) async {
         var failed = false
         for await item in stream {
@@ -59,7 +66,7 @@ final class FrameWriter: Sendable {
                     // The frame may be cut: nothing may follow it on this connection.
                     failed = true
                     queue.finish()
-                    connection.close()
+                    if case .hangUp = error, keepsReadingAfterHangUp {} else { connection.close() }
                     if case .closed = error {} else { onDrop(error) }
                 }
             }

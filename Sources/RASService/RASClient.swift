@@ -35,7 +35,7 @@ public actor RASClient: RasService, RasListening {
     private init(socketPath: String, connection: UnixSocketConnection, frameTimeout: Duration) {
         self.socketPath = socketPath
         self.connection = connection
-        writer = FrameWriter(connection: connection, frameTimeout: frameTimeout)
+        writer = FrameWriter(connection: connection, frameTimeout: frameTimeout, keepsReadingAfterHangUp: true)
     }
 
     deinit {

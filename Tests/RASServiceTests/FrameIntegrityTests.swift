@@ -314,6 +314,44 @@ struct FrameIntegrityTests {
         #expect(!received.isEmpty && !received.contains(10))
         #expect(lines.contains { $0.starts(with: received) })
     }
+
+    /// The daemon refuses a client over its limit with one frame and closes at once, maybe
+    /// before the client's first request goes out. The client's write then fails (EPIPE):
+    /// its writer must leave the connection to the reader, which still gets the refusal
+    /// (error 8, not a bare 711). The daemon's writer closes, as it drops a client.
+    @Test(arguments: [true, false])
+    func aWriteToAPeerThatLeftKeepsItsLastFrameReadable(keepsReading: Bool) async throws {
+        let folder = try TestSupport.temporaryDirectory("frames-hangup").path
+        defer { TestSupport.remove(URL(fileURLWithPath: folder)) }
+        let listener = try UnixSocketListener(path: folder + "/s.sock")
+        defer { listener.close() }
+        let near = try await UnixSocketConnection.connect(path: folder + "/s.sock")
+        defer { near.close() }
+        let far = try #require(try await listener.accept(deadline: .now + .seconds(10)))
+        let refusal = Array(#"{"v":1,"ok":false,"error":{"code":8}}"#.utf8) + [10]
+        try await far.write(refusal, deadline: .now + .seconds(5))
+        far.close()
+
+        let writer = FrameWriter(connection: near, frameTimeout: .seconds(5), keepsReadingAfterHangUp: keepsReading)
+        #expect(await writer.send(Array(#"{"v":1,"id":1,"op":"hello"}"#.utf8) + [10]) == false, "the peer has left")
+        await writer.closed()
+        var received: [UInt8] = []
+        var end: SystemError?
+        while end == nil {
+            do throws(SystemError) {
+                received += try await near.read(deadline: .now + .seconds(5))
+            } catch {
+                end = error
+            }
+        }
+        if keepsReading {
+            #expect(received == refusal, "the reader gets the peer's last frame")
+            if case .hangUp = end {} else { Issue.record("then the end of the stream, not \(String(describing: end))") }
+        } else {
+            #expect(received.isEmpty)
+            if case .closed = end {} else { Issue.record("the writer closed the connection, not \(String(describing: end))") }
+        }
+    }
 }
 
 // MARK: Helpers

@@ -48,7 +48,14 @@ enum Hostile {
                 buffer += chunk
         for text in requests:
             request = json.loads(text)
-            s.sendall((json.dumps(request) + '\n').encode())
+            try:
+                s.sendall((json.dumps(request) + '\n').encode())
+            except (BrokenPipeError, ConnectionResetError):
+                # The daemon refused this connection (one frame, then closed) before the
+                # request went out: its refusal is still there to read.
+                for line in frames():
+                    print(line, flush=True)
+                break
             for line in frames():
                 print(line, flush=True)
                 frame = json.loads(line)
