@@ -116,11 +116,6 @@ final class Child: @unchecked Sendable {
     }
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 struct Row {
     var size: Int
     var dialSeconds: Double

@@ -125,6 +125,16 @@ enum CallKind: String, CaseIterable, Sendable {
     }
 }
 
+/// What kind of failure an error thrown within a cycle is: a wait that timed out, the data
+/// path, or a status call (the label and detail of a failed record).
+func cycleProblem(_ error: any Error) -> (String, String) {
+    switch error {
+    case let error as TimedOut: ("timeout", "\(error)")
+    case let error as BenchError: ("data", "\(error)")
+    default: ("status", "\(error)")
+    }
+}
+
 struct CycleRecord: Sendable {
     var cycle: Int
     var modem: Int
@@ -331,10 +341,8 @@ func runCycle(_ cycle: Int, modem: SoakModem, client: RASClient, book: String, o
                 problem = ("outcome", "expected Disconnected(\(kind.expectedError)), got \(describe(first))")
             }
         }
-    } catch let error as TimedOut {
-        problem = ("timeout", "\(error)")
     } catch {
-        problem = ("status", "\(error)")
+        problem = cycleProblem(error)
     }
     if let problem { record.failure = problem.0; record.detail = problem.1 }
 
@@ -413,12 +421,8 @@ func runAnswer(_ call: Int, line: Int, client: RASClient, book: String, transcri
                 }
             }
         }
-    } catch let error as TimedOut {
-        problem = ("timeout", "\(error)")
-    } catch let error as BenchError {
-        problem = ("data", "\(error)")
     } catch {
-        problem = ("status", "\(error)")
+        problem = cycleProblem(error)
     }
     if let problem { record.failure = problem.0; record.detail = problem.1 }
 

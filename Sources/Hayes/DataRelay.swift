@@ -271,6 +271,14 @@ final class SettingsFollower: Sendable {
     struct Applied: Equatable {
         var speed: BaudRate?
         var hardwareFlowControl: Bool
+
+        init(_ options: SerialOptions) {
+            (speed, hardwareFlowControl) = (options.speed, options.flowControl == .hardware)
+        }
+
+        init(_ settings: PseudoTerminal.SlaveSettings) {
+            (speed, hardwareFlowControl) = (settings.speed, settings.hardwareFlowControl)
+        }
     }
 
     private let line: PseudoTerminal
@@ -282,18 +290,12 @@ final class SettingsFollower: Sendable {
         self.line = line
         self.port = port
         self.logger = logger
-        let baseline = (try? port.currentOptions()).map {
-            Applied(speed: $0.speed, hardwareFlowControl: $0.flowControl == .hardware)
-        } ?? (try? line.slaveSettings()).map {
-            Applied(speed: $0.speed, hardwareFlowControl: $0.hardwareFlowControl)
-        }
-        seen = Mutex(baseline)
+        seen = Mutex((try? port.currentOptions()).map(Applied.init) ?? (try? line.slaveSettings()).map(Applied.init))
     }
 
     /// Applies what changed on the slave since the last look.
     func follow() {
-        guard let settings = try? line.slaveSettings() else { return }
-        let now = Applied(speed: settings.speed, hardwareFlowControl: settings.hardwareFlowControl)
+        guard let now = (try? line.slaveSettings()).map(Applied.init) else { return }
         let before = seen.withLock { seen in
             let before = seen
             seen = now
